@@ -1,0 +1,39 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   creates .venv, installs cfgtrack, runs the tracked example and shows the record
+#   make test   installs the test extras and runs lint + the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.cfgtrack-installed
+
+.PHONY: demo test lint bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/train.py
+	$(PY) examples/train.py --multirun model=logreg,forest env=prod
+	$(VENV)/bin/cfgtrack runs --limit 5
+	@echo
+	@echo "Everything above is in $(CURDIR)/mlflow.db. Browse it with:"
+	@echo "  $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
+	@echo "or show one run:  $(VENV)/bin/cfgtrack show <run id>"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) mlflow.db mlartifacts outputs multirun

@@ -1,0 +1,219 @@
+"""The one settings loader: ``[tool.cfgtrack]`` in pyproject.toml, overridden by ``CFGTRACK_*``.
+
+Every command and the run tracker read their settings here, so a project configures cfgtrack
+once and the CLI, the decorator and CI all agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cfgtrack.errors import CfgtrackError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_ENV_ALLOWLIST = (
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "NCCL_*",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "PYTHONHASHSEED",
+    "SLURM_JOB_ID",
+    "SLURM_JOB_NAME",
+    "SLURM_ARRAY_*",
+    "SLURM_NNODES",
+    "SLURM_NTASKS",
+    "WORLD_SIZE",
+    "RANK",
+    "LOCAL_RANK",
+    "HYDRA_FULL_ERROR",
+    "VIRTUAL_ENV",
+    "CONDA_DEFAULT_ENV",
+)
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dwy]|days?|weeks?|years?)?\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``365d``, ``52w``, ``1y`` or a bare number of days into a timedelta."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise CfgtrackError(
+            f"cannot read duration {text!r}: write days, weeks or years, e.g. 365d, 52w, 1y"
+        )
+    count, unit = int(match.group(1)), (match.group(2) or "d")[0]
+    return timedelta(days=count * {"d": 1, "w": 7, "y": 365}[unit])
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() not in {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one project; paths are absolute."""
+
+    root: Path
+    config_dir: Path
+    config_name: str = "config"
+    env_group: str = "env"
+    stale_after: str = "365d"
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    mlflow: bool = True
+    strict: bool = False
+    env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
+    data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
+    source: Path | None = None
+
+    @property
+    def stale_delta(self) -> timedelta:
+        return parse_duration(self.stale_after)
+
+    def resolved_tracking_uri(self) -> str:
+        """Where runs go: CFGTRACK setting, then MLFLOW_TRACKING_URI, then SQLite at the root."""
+        if os.environ.get("CFGTRACK_TRACKING_URI"):
+            return os.environ["CFGTRACK_TRACKING_URI"]
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
+        if self.tracking_uri:
+            return self.tracking_uri
+        return default_tracking_uri(self.root)
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where artifacts of experiments cfgtrack creates in the embedded store go."""
+        return self.root / "mlartifacts"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cfgtrack"
+
+
+def default_tracking_uri(root: Path) -> str:
+    """The embedded default store: ``sqlite:///<project root>/mlflow.db``."""
+    return f"sqlite:///{(root / 'mlflow.db').as_posix()}"
+
+
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (a folder or a worktree file)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _find_pyproject(start: Path, stop: Path) -> Path | None:
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+        if folder == stop:
+            break
+    return None
+
+
+_STRING_KEYS = {
+    "config_dir",
+    "config_name",
+    "env_group",
+    "stale_after",
+    "tracking_uri",
+    "experiment",
+}
+_BOOL_KEYS = {"mlflow", "strict"}
+_LIST_KEYS = {"env_allowlist"}
+_PATH_KEYS = {"data_cache"}
+_KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS
+
+
+def _read_table(pyproject: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CfgtrackError(f"{pyproject}: not valid TOML ({exc}); fix the file") from None
+    table = data.get("tool", {}).get("cfgtrack", {})
+    if not isinstance(table, dict):
+        raise CfgtrackError(f"{pyproject}: [tool.cfgtrack] must be a table")
+    return table
+
+
+def _check(pyproject: Path | str, key: str, value: Any) -> Any:
+    where = f"{pyproject}: [tool.cfgtrack] {key}"
+    if key not in _KNOWN:
+        known = ", ".join(sorted(_KNOWN))
+        raise CfgtrackError(f"{where}: unknown setting; known settings are {known}")
+    if key in _STRING_KEYS | _PATH_KEYS and not isinstance(value, str):
+        raise CfgtrackError(f"{where}: must be a string, got {value!r}")
+    if key in _BOOL_KEYS and not isinstance(value, bool):
+        raise CfgtrackError(f"{where}: must be true or false, got {value!r}")
+    if key in _LIST_KEYS and not (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    ):
+        raise CfgtrackError(f"{where}: must be a list of strings, got {value!r}")
+    if key == "stale_after":
+        try:
+            parse_duration(value)
+        except CfgtrackError as exc:
+            raise CfgtrackError(f"{where}: {exc}") from None
+    return value
+
+
+def _from_environment() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in _KNOWN:
+        raw = os.environ.get(f"CFGTRACK_{key.upper()}")
+        if raw is None or key == "tracking_uri":
+            continue
+        if key in _BOOL_KEYS:
+            values[key] = _truthy(raw)
+        elif key in _LIST_KEYS:
+            values[key] = [item.strip() for item in raw.split(",") if item.strip()]
+        else:
+            values[key] = _check(f"CFGTRACK_{key.upper()}", key, raw)
+    return values
+
+
+def load_settings(start: Path | str | None = None, *, root: Path | str | None = None) -> Settings:
+    """Settings for the project containing ``start`` (default: the working directory).
+
+    The project root is the git root, else ``root`` when given, else ``start`` itself. The nearest
+    pyproject.toml between ``start`` and the root supplies ``[tool.cfgtrack]``; relative paths in
+    it are relative to that file's folder. ``CFGTRACK_<KEY>`` environment variables win.
+    """
+    here = Path(start or os.getcwd()).resolve()
+    project_root = find_git_root(here) or (Path(root).resolve() if root else here)
+    pyproject = _find_pyproject(here, project_root)
+    base = pyproject.parent if pyproject else project_root
+    values: dict[str, Any] = {}
+    if pyproject:
+        for key, value in _read_table(pyproject).items():
+            values[key] = _check(pyproject, key, value)
+    values.update(_from_environment())
+    settings = Settings(root=project_root, config_dir=base / "conf", source=pyproject)
+    converted: dict[str, Any] = {}
+    for item in fields(Settings):
+        if item.name not in values:
+            continue
+        value = values[item.name]
+        if item.name in {"config_dir", "data_cache"}:
+            value = (base / Path(value).expanduser()).resolve()
+        elif item.name in _LIST_KEYS:
+            value = tuple(value)
+        converted[item.name] = value
+    return replace(settings, **converted)
