@@ -75,6 +75,7 @@ class Settings:
     mlflow: bool = True
     strict: bool = False
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
+    redact_keys: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     source: Path | None = None
 
@@ -137,7 +138,7 @@ _STRING_KEYS = {
     "experiment",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
-_LIST_KEYS = {"env_allowlist"}
+_LIST_KEYS = {"env_allowlist", "redact_keys"}
 _PATH_KEYS = {"data_cache"}
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS
 
