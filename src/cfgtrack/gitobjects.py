@@ -1,0 +1,245 @@
+"""Read a config folder as it was at any git revision, straight from git's object store.
+
+Composing a config at hundreds of commits must not spawn hundreds of processes or touch the work
+tree: one long-lived ``git cat-file --batch`` process per repository answers every object request,
+and trees and blobs are cached by their (immutable) ids, so a commit that changed one file costs
+one blob read. Caches are bounded (least recently used first out).
+"""
+
+from __future__ import annotations
+
+import atexit
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfgtrack.errors import CfgtrackError
+
+_TREE_MODE = b"40000"
+_SKIPPED_MODES = {b"160000", b"120000"}  # submodules and symlinks are not config files
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a git tree: a blob (file) or a tree (folder)."""
+
+    name: str
+    object_id: str
+    is_tree: bool
+
+
+class _LRU(OrderedDict):
+    """A small least-recently-used map: bounded memory on long histories."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get_fresh(self, key):
+        if key not in self:
+            return None
+        self.move_to_end(key)
+        return self[key]
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+def normalize_folder(folder: str | Path) -> str:
+    """A folder path relative to the repository root, in git's spelling (``""`` is the root)."""
+    text = Path(folder).as_posix().strip("/")
+    return "" if text == "." else text
+
+
+def object_spec(rev: str, path: str) -> str:
+    """git's ``<rev>:<path>`` object name (the root tree when ``path`` is empty)."""
+    return f"{rev}:{path}"
+
+
+class GitObjects:
+    """A long-lived ``git cat-file --batch`` process with bounded caches of trees and blobs."""
+
+    def __init__(self, repo_root: Path, *, cache_limit: int = 8192) -> None:
+        self.repo_root = Path(repo_root)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._trees: _LRU = _LRU(cache_limit)
+        self._blobs: _LRU = _LRU(cache_limit)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            try:
+                self._process = subprocess.Popen(
+                    ["git", "cat-file", "--batch"],
+                    cwd=self.repo_root,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except FileNotFoundError:
+                raise CfgtrackError("git is not installed or not on PATH; install git") from None
+        return self._process
+
+    def read(self, name: str) -> tuple[str, str, bytes] | None:
+        """``(object id, type, content)`` of a git object name, or None when it does not exist."""
+        if "\n" in name:
+            return None
+        with self._lock:
+            process = self._start()
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(name.encode() + b"\n")
+            process.stdin.flush()
+            header = process.stdout.readline()
+            if not header:
+                self._process = None
+                raise CfgtrackError(f"git cat-file stopped answering in {self.repo_root}")
+            header = header.rstrip(b"\n")
+            if header.endswith((b" missing", b" ambiguous")):
+                return None
+            object_id, kind, size = header.split(b" ")
+            content = process.stdout.read(int(size) + 1)[: int(size)]
+        return object_id.decode(), kind.decode(), content
+
+    def _content(self, object_id: str, kind: str) -> bytes:
+        found = self.read(object_id)
+        if found is None or found[1] != kind:
+            raise CfgtrackError(f"git object {object_id} is not a {kind} in {self.repo_root}")
+        return found[2]
+
+    def tree(self, tree_id: str) -> list[TreeEntry]:
+        """The entries of a tree object (cached by id)."""
+        entries = self._trees.get_fresh(tree_id)
+        if entries is None:
+            raw = self._content(tree_id, "tree")
+            entries = _parse_tree(raw, id_bytes=len(tree_id) // 2)
+            self._trees.put(tree_id, entries)
+        return entries
+
+    def blob(self, blob_id: str) -> bytes:
+        """The content of a blob (cached by id)."""
+        content = self._blobs.get_fresh(blob_id)
+        if content is None:
+            content = self._content(blob_id, "blob")
+            self._blobs.put(blob_id, content)
+        return content
+
+    def files(self, tree_id: str, prefix: str = "") -> dict[str, bytes]:
+        """Every file under a tree, by path relative to it (``sub/file.yaml``)."""
+        out: dict[str, bytes] = {}
+        for entry in self.tree(tree_id):
+            path = f"{prefix}{entry.name}"
+            if entry.is_tree:
+                out.update(self.files(entry.object_id, f"{path}/"))
+            else:
+                out[path] = self.blob(entry.object_id)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                if self._process.stdin:
+                    self._process.stdin.close()
+                self._process.wait()
+                if self._process.stdout:
+                    self._process.stdout.close()
+                self._process = None
+
+
+def _parse_tree(raw: bytes, *, id_bytes: int) -> list[TreeEntry]:
+    entries: list[TreeEntry] = []
+    position = 0
+    while position < len(raw):
+        space = raw.index(b" ", position)
+        nul = raw.index(b"\0", space)
+        mode = raw[position:space]
+        object_id = raw[nul + 1 : nul + 1 + id_bytes].hex()
+        position = nul + 1 + id_bytes
+        if mode in _SKIPPED_MODES:
+            continue
+        name = raw[space + 1 : nul].decode("utf-8", "surrogateescape")
+        entries.append(TreeEntry(name, object_id, mode == _TREE_MODE))
+    return entries
+
+
+_OPEN: dict[Path, GitObjects] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def objects_for(repo_root: Path) -> GitObjects:
+    """The shared reader of one repository (started on first use, closed at exit)."""
+    key = Path(repo_root).resolve()
+    with _OPEN_LOCK:
+        reader = _OPEN.get(key)
+        if reader is None:
+            reader = _OPEN[key] = GitObjects(key)
+        return reader
+
+
+@atexit.register
+def _close_all() -> None:
+    for reader in _OPEN.values():
+        reader.close()
+
+
+def object_ids(repo_root: Path, names: Iterable[str]) -> list[str | None]:
+    """The ids of many object names in one ``git cat-file --batch-check`` call (None: missing).
+
+    Used for the per-commit folder lookups of a long walk: one process, requests pipelined.
+    """
+    names = list(names)
+    if not names:
+        return []
+    result = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectname)"],
+        cwd=repo_root,
+        input="\n".join(names) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or len(lines) != len(names):
+        raise CfgtrackError(f"git cat-file failed in {repo_root}: {result.stderr.strip()}")
+    return [None if line.endswith((" missing", " ambiguous")) else line for line in lines]
+
+
+def resolve_commit(repo_root: Path, rev: str) -> str:
+    """The commit id a revision names; a clear error when it names none."""
+    found = objects_for(repo_root).read(f"{rev}^{{commit}}")
+    if found is None:
+        raise CfgtrackError(
+            f"unknown git revision {rev!r} in {repo_root}; use a branch, tag or commit that exists"
+        )
+    return found[0]
+
+
+def folder_tree_id(repo_root: Path, rev: str, folder: str | Path) -> str | None:
+    """The tree id of ``folder`` at ``rev`` (None when the folder does not exist there).
+
+    Two revisions whose config folder has the same tree id hold byte-identical configs.
+    """
+    commit = resolve_commit(repo_root, rev)
+    found = objects_for(repo_root).read(object_spec(commit, normalize_folder(folder)))
+    if found is None or found[1] != "tree":
+        return None
+    return found[0]
+
+
+def read_folder(repo_root: Path, rev: str, folder: str | Path) -> dict[str, bytes]:
+    """Every file of ``folder`` as of ``rev``: path relative to the folder -> bytes.
+
+    Reads git objects only; the work tree and the index are untouched.
+    """
+    tree_id = folder_tree_id(repo_root, rev, folder)
+    if tree_id is None:
+        raise CfgtrackError(
+            f"folder {normalize_folder(folder) or '.'!r} does not exist at revision {rev!r} "
+            f"in {repo_root}; check the revision and the config folder"
+        )
+    return objects_for(repo_root).files(tree_id)

@@ -1,0 +1,60 @@
+"""Reading config folders from git objects: what a walk over history sees at each revision."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfgtrack.errors import CfgtrackError
+from cfgtrack.gitobjects import folder_tree_id, object_ids, read_folder
+from gitutil import commit, git, init_repo
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    root = init_repo(tmp_path / "repo")
+    commit(
+        root,
+        "first config",
+        {"conf/config.yaml": "a: 1\n", "conf/env/prod.yaml": "b: 2\n", "README": "x\n"},
+        date="2024-01-01T00:00:00+00:00",
+    )
+    commit(root, "touch readme only", {"README": "y\n"}, date="2024-02-01T00:00:00+00:00")
+    commit(root, "change prod", {"conf/env/prod.yaml": "b: 3\n"}, date="2024-03-01T00:00:00+00:00")
+    return root
+
+
+def test_read_folder_returns_every_file_at_each_revision(repo):
+    assert read_folder(repo, "HEAD", "conf") == {
+        "config.yaml": b"a: 1\n",
+        "env/prod.yaml": b"b: 3\n",
+    }
+    assert read_folder(repo, "HEAD~2", "conf/")["env/prod.yaml"] == b"b: 2\n"
+
+
+def test_work_tree_is_untouched(repo):
+    (repo / "conf" / "config.yaml").write_text("a: edited\n")
+    assert read_folder(repo, "HEAD", "conf")["config.yaml"] == b"a: 1\n"
+    assert (repo / "conf" / "config.yaml").read_text() == "a: edited\n"
+
+
+def test_tree_id_changes_only_when_the_folder_changes(repo):
+    revs = ("HEAD~2", "HEAD~1", "HEAD")
+    first, second, third = (folder_tree_id(repo, rev, "conf") for rev in revs)
+    assert first == second != third
+    assert third == git(repo, "rev-parse", "HEAD:conf").strip()
+    assert folder_tree_id(repo, "HEAD", "missing") is None
+    assert folder_tree_id(repo, "HEAD", "conf/config.yaml") is None  # a file is not a folder
+
+
+def test_batch_lookup_marks_missing_paths(repo):
+    head = git(repo, "rev-parse", "HEAD").strip()
+    ids = object_ids(repo, [f"{head}:conf", f"{head}:nope", f"{head}:a folder with spaces"])
+    assert ids[0] == folder_tree_id(repo, head, "conf")
+    assert ids[1:] == [None, None]
+
+
+def test_unknown_revision_and_missing_folder_are_clear_errors(repo):
+    with pytest.raises(CfgtrackError, match=r"unknown git revision 'v9\.9'"):
+        read_folder(repo, "v9.9", "conf")
+    with pytest.raises(CfgtrackError, match="folder 'configs' does not exist at revision 'HEAD'"):
+        read_folder(repo, "HEAD", "configs")
