@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.gitobjects import folder_tree_id, object_ids, read_folder
+from cfgtrack.gitobjects import (
+    first_parent_log,
+    folder_tree_id,
+    is_shallow,
+    object_ids,
+    read_folder,
+    renames,
+    repo_toplevel,
+)
 from gitutil import commit, git, init_repo
 
 
@@ -58,3 +66,45 @@ def test_unknown_revision_and_missing_folder_are_clear_errors(repo):
         read_folder(repo, "v9.9", "conf")
     with pytest.raises(CfgtrackError, match="folder 'configs' does not exist at revision 'HEAD'"):
         read_folder(repo, "HEAD", "configs")
+
+
+def test_first_parent_log_counts_a_merge_once_at_its_merge_date(repo):
+    git(repo, "checkout", "-q", "-b", "feature", "HEAD~1")
+    commit(repo, "side work", {"side.txt": "s\n"}, date="2024-02-15T00:00:00+00:00")
+    git(repo, "checkout", "-q", "main")
+    env = {
+        "GIT_COMMITTER_DATE": "2024-04-01T00:00:00+00:00",
+        "GIT_AUTHOR_DATE": "2024-04-01T00:00:00+00:00",
+    }
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge feature", "feature", env=env)
+    log = first_parent_log(repo, "HEAD")
+    assert [c.subject for c in log] == [
+        "merge feature",
+        "change prod",
+        "touch readme only",
+        "first config",
+    ]
+    assert log[0].date.isoformat() == "2024-04-01T00:00:00+00:00"
+    assert log[0].author == "Ada Tester"
+
+
+def test_renames_are_found_between_two_commits(repo):
+    git(repo, "mv", "conf", "configs")
+    commit(repo, "move the config folder", date="2024-05-01T00:00:00+00:00")
+    assert sorted(renames(repo, "HEAD~1", "HEAD")) == [
+        ("conf/config.yaml", "configs/config.yaml"),
+        ("conf/env/prod.yaml", "configs/env/prod.yaml"),
+    ]
+
+
+def test_outside_a_repository_is_a_clear_error(tmp_path):
+    with pytest.raises(CfgtrackError, match="is not inside a git repository"):
+        repo_toplevel(tmp_path)
+
+
+def test_shallow_clone_is_detected(repo, tmp_path):
+    assert not is_shallow(repo)
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
+    assert is_shallow(clone)
+    assert len(first_parent_log(clone, "HEAD")) == 1

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cfgtrack.errors import CfgtrackError
@@ -71,6 +72,7 @@ class GitObjects:
         self._process: subprocess.Popen[bytes] | None = None
         self._trees: _LRU = _LRU(cache_limit)
         self._blobs: _LRU = _LRU(cache_limit)
+        self._listings: _LRU = _LRU(cache_limit)
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
@@ -129,16 +131,25 @@ class GitObjects:
             self._blobs.put(blob_id, content)
         return content
 
-    def files(self, tree_id: str, prefix: str = "") -> dict[str, bytes]:
+    def blob_ids(self, tree_id: str) -> dict[str, str]:
+        """Every file under a tree: path relative to it -> blob id (cached by tree id)."""
+        ids = self._listings.get_fresh(tree_id)
+        if ids is None:
+            ids = {}
+            for entry in self.tree(tree_id):
+                if entry.is_tree:
+                    ids.update(
+                        (f"{entry.name}/{path}", blob)
+                        for path, blob in self.blob_ids(entry.object_id).items()
+                    )
+                else:
+                    ids[entry.name] = entry.object_id
+            self._listings.put(tree_id, ids)
+        return ids
+
+    def files(self, tree_id: str) -> dict[str, bytes]:
         """Every file under a tree, by path relative to it (``sub/file.yaml``)."""
-        out: dict[str, bytes] = {}
-        for entry in self.tree(tree_id):
-            path = f"{prefix}{entry.name}"
-            if entry.is_tree:
-                out.update(self.files(entry.object_id, f"{path}/"))
-            else:
-                out[path] = self.blob(entry.object_id)
-        return out
+        return {path: self.blob(blob) for path, blob in self.blob_ids(tree_id).items()}
 
     def close(self) -> None:
         with self._lock:
@@ -243,3 +254,94 @@ def read_folder(repo_root: Path, rev: str, folder: str | Path) -> dict[str, byte
             f"in {repo_root}; check the revision and the config folder"
         )
     return objects_for(repo_root).files(tree_id)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """Who changed what when: the facts a parameter's age is reported with."""
+
+    sha: str
+    date: datetime
+    author: str
+    email: str
+    subject: str
+    uncommitted: bool = False
+
+    @property
+    def short(self) -> str:
+        return "uncommitted" if self.uncommitted else self.sha[:10]
+
+
+def _git(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=repo_root, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise CfgtrackError("git is not installed or not on PATH; install git") from None
+
+
+def repo_toplevel(path: Path) -> Path:
+    """The root of the git work tree holding ``path``; a clear error outside any repository."""
+    result = _git(path, "rev-parse", "--show-toplevel")
+    if result.returncode != 0:
+        raise CfgtrackError(
+            f"{path} is not inside a git repository; parameter ages come from the config's git "
+            "history, so run cfgtrack inside a clone of the project"
+        )
+    return Path(result.stdout.strip()).resolve()
+
+
+def git_dir(repo_root: Path) -> Path:
+    """The repository's shared ``.git`` folder (the same for every linked work tree)."""
+    result = _git(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(result.stdout.strip())
+
+
+def is_shallow(repo_root: Path) -> bool:
+    """True in a shallow clone: history before its boundary is not there to read."""
+    return _git(repo_root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+
+
+def config_value(repo_root: Path, key: str) -> str | None:
+    """A ``git config`` value as git resolves it (repository, user, system), or None."""
+    value = _git(repo_root, "config", "--get", key).stdout.strip()
+    return value or None
+
+
+_LOG_FORMAT = "%H%x1f%cI%x1f%an%x1f%ae%x1f%s%x1e"
+
+
+def first_parent_log(repo_root: Path, commit: str) -> list[CommitInfo]:
+    """Every commit on the first-parent chain of ``commit``, newest first.
+
+    Following first parents only means a merge counts as one change of the branch, at the
+    moment it was merged, not at the dates of the merged branch's commits.
+    """
+    result = _git(repo_root, "log", "--first-parent", f"--format={_LOG_FORMAT}", commit, "--")
+    if result.returncode != 0:
+        raise CfgtrackError(f"git log failed in {repo_root}: {result.stderr.strip()}")
+    commits = []
+    for record in result.stdout.split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        if len(fields) == 5:
+            sha, date, author, email, subject = fields
+            commits.append(CommitInfo(sha, datetime.fromisoformat(date), author, email, subject))
+    return commits
+
+
+def renames(repo_root: Path, older: str, newer: str) -> list[tuple[str, str]]:
+    """``(old path, new path)`` of every file git's rename detection finds between two commits."""
+    result = _git(
+        repo_root, "diff", "--find-renames", "--name-status", "--diff-filter=R", "-z", older, newer
+    )
+    if result.returncode != 0:
+        raise CfgtrackError(f"git diff failed in {repo_root}: {result.stderr.strip()}")
+    fields = result.stdout.split("\0")
+    return [(fields[i + 1], fields[i + 2]) for i in range(0, len(fields) - 2, 3)]
+
+
+def folder_is_dirty(repo_root: Path, folder: str) -> bool:
+    """True when the work tree's copy of ``folder`` differs from HEAD (edits or new files)."""
+    result = _git(repo_root, "status", "--porcelain", "--untracked-files=all", "--", folder or ".")
+    return bool(result.stdout.strip())
