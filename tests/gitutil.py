@@ -68,3 +68,55 @@ def commit(
         env |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+def add_history(
+    repo: Path,
+    count: int,
+    *,
+    start: str = "2020-01-01T00:00:00+00:00",
+    path: str = "history.txt",
+) -> str:
+    """Append ``count`` commits (one a day from ``start``, each rewriting ``path``) to HEAD.
+
+    Uses one ``git fast-import`` process, so a 1,000-commit history takes well under a second.
+    The work tree and index are reset to the new HEAD: call it before making uncommitted
+    changes. Returns the new HEAD sha.
+    """
+    from datetime import datetime, timedelta
+
+    first = datetime.fromisoformat(start)
+    branch = git(repo, "symbolic-ref", "--short", "HEAD").strip()
+    parent = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    stream = []
+    for number in range(count):
+        when = int((first + timedelta(days=number)).timestamp())
+        message = f"history {number}\n".encode()
+        content = f"commit {number}\n".encode()
+        who = f"{AUTHOR[0]} <{AUTHOR[1]}> {when} +0000".encode()
+        stream.append(b"commit refs/heads/" + branch.encode() + b"\n")
+        stream.append(b"author " + who + b"\ncommitter " + who + b"\n")
+        stream.append(b"data %d\n%s" % (len(message), message))
+        if number == 0 and parent:
+            stream.append(b"from " + parent.encode() + b"\n")
+        stream.append(b"M 100644 inline " + path.encode() + b"\n")
+        stream.append(b"data %d\n%s\n" % (len(content), content))
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=b"".join(stream), check=True)
+    git(repo, "reset", "-q", "--hard", branch)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def clone_at(repo: Path, commit: str, destination: Path) -> Path:
+    """A fresh clone of ``repo`` in ``destination`` with ``commit`` checked out (detached)."""
+    subprocess.run(
+        ["git", "clone", "-q", "--no-checkout", str(repo), str(destination)],
+        check=True,
+        capture_output=True,
+    )
+    git(destination, "checkout", "-q", "--detach", commit)
+    return destination

@@ -1,0 +1,1 @@
+"""What a run records: git state, environment, data fingerprints (and the config)."""
