@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "track": "cfgtrack.track",
-    "TrackingCallback": "cfgtrack.track",
+    "TrackingCallback": "cfgtrack.callback",
     "load_settings": "cfgtrack.settings",
     "Settings": "cfgtrack.settings",
     "flatten": "cfgtrack.flatten",

@@ -1,0 +1,73 @@
+"""``TrackingCallback``: cfgtrack as a Hydra callback, for apps that keep ``@hydra.main``.
+
+Register it in the primary config::
+
+    hydra:
+      callbacks:
+        cfgtrack:
+          _target_: cfgtrack.TrackingCallback
+
+``@cfgtrack.track`` registers this same callback, so both give the identical record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from cfgtrack.session import JobSession, SweepSession, TrackOptions, _warn
+
+_ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
+
+
+class TrackingCallback(Callback):
+    """Records each Hydra job as an MLflow run, and each sweep as their parent run."""
+
+    def __init__(
+        self, experiment: str | None = None, data: Any = (), enabled: bool | None = None
+    ) -> None:
+        self.options = TrackOptions(experiment=experiment, data=data or (), enabled=enabled)
+        self.parent_run_id: str | None = None
+        self._sweep: SweepSession | None = None
+        self._job: JobSession | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self._sweep = SweepSession(self.options)
+            self.parent_run_id = self._sweep.start(config)
+        except Exception as exc:
+            _warn("starting the sweep record", exc)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep, self._sweep = self._sweep, None
+        if sweep is None:
+            return
+        try:
+            sweep.finish("FAILED" if sweep.children_failed() else "FINISHED")
+        except Exception as exc:
+            _warn("ending the sweep record", exc)
+            sweep.finish("FAILED", exc)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        current = _ACTIVE_JOB["session"]
+        if current is not None and not current.finished:
+            return  # another TrackingCallback already records this job
+        try:
+            self._job = JobSession(self.options, self.parent_run_id)
+            _ACTIVE_JOB["session"] = self._job
+            self._job.start(config)
+        except Exception as exc:
+            _warn("starting the run record", exc)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        job, self._job = self._job, None
+        if job is None:
+            return
+        failed = job_return.status == JobStatus.FAILED
+        error = job_return._return_value if failed else None
+        job.finish(
+            "FAILED" if failed else "FINISHED", error if isinstance(error, BaseException) else None
+        )

@@ -1,0 +1,67 @@
+"""What a run's config was: resolved and unresolved trees, overrides, choices, command, hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cfgtrack.resolve import resolve_config
+
+# Resolvers whose value differs from run to run by design (output folder, start time).
+RUN_SPECIFIC = ("${hydra:", "${now:")
+
+
+def hashed_view(resolved: Any, unresolved: Any) -> Any:
+    """The resolved config with run-specific leaves (``${hydra:...}``, ``${now:...}``) kept as
+    their text, so two runs of the same config hash alike although their output dirs differ."""
+    if isinstance(unresolved, str) and any(marker in unresolved for marker in RUN_SPECIFIC):
+        return unresolved
+    if isinstance(resolved, dict) and isinstance(unresolved, dict):
+        return {key: hashed_view(value, unresolved.get(key)) for key, value in resolved.items()}
+    if (
+        isinstance(resolved, list)
+        and isinstance(unresolved, list)
+        and len(resolved) == len(unresolved)
+    ):
+        return [hashed_view(value, text) for value, text in zip(resolved, unresolved, strict=True)]
+    return resolved
+
+
+def config_hash(resolved: Any, unresolved: Any = None) -> str:
+    """sha256 of the canonical JSON (sorted keys) of a config's hashed view, ``sha256:<hex>``."""
+    view = hashed_view(resolved, unresolved) if unresolved is not None else resolved
+    canonical = json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _select_list(config: DictConfig, key: str) -> list[str]:
+    value = OmegaConf.select(config, key, default=None)
+    return [str(item) for item in value] if value is not None else []
+
+
+def capture_config(config: DictConfig) -> dict[str, Any]:
+    """Capture the job config Hydra passes to callbacks (the ``hydra`` node included).
+
+    The ``hydra`` node is recorded under ``hydra`` but kept out of ``resolved`` and the hash:
+    it describes Hydra's runtime, not the experiment.
+    """
+    task = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    resolved, unresolved_keys = resolve_config(task)
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default=None)
+    hydra_node = config.get("hydra") if "hydra" in config else None
+    hydra_tree = resolve_config(hydra_node)[0] if hydra_node is not None else None
+    return {
+        "resolved": resolved,
+        "unresolved": OmegaConf.to_container(task, resolve=False),
+        "unresolved_keys": unresolved_keys,
+        "overrides": _select_list(config, "hydra.overrides.task"),
+        "hydra_overrides": _select_list(config, "hydra.overrides.hydra"),
+        "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},
+        "command": [sys.executable, *sys.argv],
+        "config_name": OmegaConf.select(config, "hydra.job.config_name", default=None),
+        "hydra": hydra_tree,
+    }

@@ -1,0 +1,405 @@
+"""The lifecycle of tracked runs: capture at start, write everywhere, finish exactly once.
+
+A ``JobSession`` is one Hydra job (one MLflow run); a ``SweepSession`` is the parent run of a
+``--multirun`` sweep. Every open session is registered here so that an interrupt, SIGTERM or an
+exit that bypasses Hydra's callbacks still ends it (KILLED or FAILED): no run is left RUNNING.
+Nothing in here may break the user's task: each tracking step fails with a warning, not an error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cfgtrack.record.config import capture_config, config_hash
+from cfgtrack.record.record import finish_record, new_record
+from cfgtrack.settings import Settings, load_settings
+from cfgtrack.sinks import files
+
+log = logging.getLogger("cfgtrack")
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """What the decorator or the callback's config says beyond the project settings."""
+
+    experiment: str | None = None
+    data: Any = ()
+    enabled: bool | None = None
+
+
+@dataclass
+class _ProcessState:
+    open_sessions: list[Session] = field(default_factory=list)
+    interrupted_by: int | None = None
+    guards_installed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_STATE = _ProcessState()
+
+
+def _warn(step: str, exc: BaseException) -> None:
+    log.warning("cfgtrack: %s failed (%s: %s); the run goes on", step, type(exc).__name__, exc)
+
+
+def config_dir_of(config: DictConfig) -> Path | None:
+    """The primary config folder Hydra loaded from (the ``main`` file source)."""
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None) or []
+    for source in sources:
+        if source.get("provider") == "main" and source.get("schema") == "file":
+            return Path(source["path"])
+    return None
+
+
+def project_settings(config: DictConfig) -> Settings:
+    """Settings of the project that owns the config folder (root: git root, else its parent)."""
+    config_dir = config_dir_of(config)
+    if config_dir is None:
+        return load_settings()
+    return load_settings(config_dir, root=config_dir.parent)
+
+
+def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, str]:
+    """Data paths from the decorator and from the config key ``cfgtrack.data`` (list or map)."""
+    declared: dict[str, str] = {}
+    for source in (options.data, (resolved.get("cfgtrack") or {}).get("data")):
+        if not source:
+            continue
+        if isinstance(source, dict):
+            declared.update({str(k): str(v) for k, v in source.items()})
+        elif isinstance(source, (str, os.PathLike)):
+            declared[Path(source).name] = str(source)
+        else:
+            declared.update({Path(str(p)).name: str(p) for p in source})
+    return declared
+
+
+def _git(root: Path) -> dict[str, Any]:
+    from cfgtrack.record.git import capture_git
+
+    return capture_git(root)
+
+
+def _environment(allowlist: tuple[str, ...]) -> dict[str, Any]:
+    from cfgtrack.record.environment import capture_environment
+
+    return capture_environment(allowlist)
+
+
+def _data(declared: dict[str, str], base: Path, cache: Path) -> list[dict[str, Any]]:
+    if not declared:
+        return []
+    from cfgtrack.record.data import fingerprint_paths
+
+    return fingerprint_paths(declared, base, cache)
+
+
+def _captured(step: str, capture: Any, *args: Any) -> Any:
+    """One capture step; its failure costs that part of the record, never the run."""
+    try:
+        return capture(*args)
+    except Exception as exc:
+        _warn(f"capturing the {step}", exc)
+        return {"error": f"{type(exc).__name__}: {exc}"} if step != "data" else None
+
+
+def _error_of(exc: BaseException | None) -> dict[str, Any] | None:
+    if exc is None:
+        return None
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+
+
+class Session:
+    """Shared machinery of job and sweep sessions."""
+
+    role = "job"
+
+    def __init__(self, options: TrackOptions) -> None:
+        self.options = options
+        self.record: dict[str, Any] | None = None
+        self.folder: Path | None = None
+        self.mlflow_run: Any = None
+        self.finished = False
+
+    def _settings(self, config: DictConfig) -> Settings:
+        settings = project_settings(config)
+        self.mlflow_enabled = (
+            settings.mlflow if self.options.enabled is None else self.options.enabled
+        )
+        return settings
+
+    def _open_mlflow(self, settings: Settings, config: DictConfig) -> Any:
+        from cfgtrack.sinks.mlflow import MlflowRun
+
+        experiment = (
+            self.options.experiment
+            or settings.experiment
+            or OmegaConf.select(config, "hydra.job.config_name", default=None)
+            or "Default"
+        )
+        return MlflowRun(settings.resolved_tracking_uri(), experiment)
+
+    def _register(self) -> None:
+        with _STATE.lock:
+            _STATE.open_sessions.append(self)
+        install_process_guards()
+
+    def finish(self, status: str, exc: BaseException | None = None) -> None:
+        """End the session once; later calls do nothing."""
+        with _STATE.lock:
+            if self.finished:
+                return
+            self.finished = True
+            if self in _STATE.open_sessions:
+                _STATE.open_sessions.remove(self)
+        if self.record is None:
+            return
+        finish_record(self.record, status, _error_of(exc))
+        changed = [files.RECORD] + ([files.TRACEBACK] if exc is not None else [])
+        views = files.views(self.record)
+        try:
+            files.write_folder(self.folder, {name: views[name] for name in changed})
+        except Exception as error:
+            _warn("writing the run folder", error)
+        if self.mlflow_run is None:
+            return
+        try:
+            self.mlflow_run.log_files(self.folder, changed)
+        except Exception as error:
+            _warn("uploading the record to MLflow", error)
+        try:
+            self.mlflow_run.end(status)
+        except Exception as error:
+            _warn("ending the MLflow run", error)
+
+
+class JobSession(Session):
+    """One Hydra job recorded as one run."""
+
+    def __init__(self, options: TrackOptions, parent_run_id: str | None = None) -> None:
+        super().__init__(options)
+        self.parent_run_id = parent_run_id
+
+    def start(self, config: DictConfig) -> None:
+        settings = self._settings(config)
+        captured = capture_config(config)
+        original_cwd = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd()))
+        declared = declared_data(self.options, captured["resolved"])
+        self.record = new_record(
+            config=captured,
+            git=_captured("git state", _git, settings.root),
+            environment=_captured("environment", _environment, settings.env_allowlist),
+            data=_captured("data", _data, declared, original_cwd, settings.data_cache) or [],
+            run=_run_section(config, settings, role=self.role),
+            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+        )
+        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
+        self._register()
+        self._write_and_log(settings, config)
+
+    def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
+        record = self.record
+        try:
+            files.write_folder(self.folder, files.views(record))
+        except Exception as exc:
+            _warn("writing the run folder", exc)
+        if not self.mlflow_enabled:
+            return
+        try:
+            self._log_to_mlflow(settings, config)
+        except Exception as exc:
+            _warn("logging to MLflow", exc)
+
+    def _log_to_mlflow(self, settings: Settings, config: DictConfig) -> None:
+        from cfgtrack.sinks.mlflow import split_params, unlogged_note
+
+        record = self.record
+        run = self._open_mlflow(settings, config)
+        tags = run_tags(record, settings)
+        run.start(run_name(record), tags, self.parent_run_id, active=True)
+        self.mlflow_run = run
+        record["run"]["mlflow"] = {
+            "tracking_uri": run.tracking_uri,
+            "experiment": run.experiment,
+            "experiment_id": run.experiment_id,
+            "run_id": run.run_id,
+            "parent_run_id": self.parent_run_id,
+        }
+        params, unlogged = split_params(record["config"]["resolved"])
+        extra_tags = {}
+        if unlogged:
+            extra_tags["cfgtrack.unlogged_params"] = unlogged_note(unlogged)
+            files.write_folder(self.folder, {files.UNLOGGED: files.to_json(unlogged)})
+        run.log_params_and_tags(params, extra_tags)
+        run.log_datasets(record["data"])
+        files.write_folder(self.folder, {files.RECORD: files.to_json(record)})
+        run.log_folder(self.folder)
+
+
+class SweepSession(Session):
+    """The parent run of a ``--multirun`` sweep; jobs become its child runs."""
+
+    role = "sweep"
+
+    def start(self, config: DictConfig) -> str | None:
+        settings = self._settings(config)
+        captured = capture_config(config)
+        self.record = new_record(
+            config=captured,
+            git=_captured("git state", _git, settings.root),
+            environment={},
+            data=[],
+            run=_run_section(config, settings, role=self.role),
+            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+        )
+        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
+        self._register()
+        try:
+            files.write_folder(self.folder, files.views(self.record))
+        except Exception as exc:
+            _warn("writing the sweep folder", exc)
+        if not self.mlflow_enabled:
+            return None
+        try:
+            run = self._open_mlflow(settings, config)
+            tags = run_tags(self.record, settings)
+            tags["cfgtrack.sweep"] = "true"
+            tags.pop("cfgtrack.config_hash", None)
+            run.start(run_name(self.record), tags, None, active=False)
+            self.mlflow_run = run
+            self.record["run"]["mlflow"] = {
+                "tracking_uri": run.tracking_uri,
+                "experiment": run.experiment,
+                "experiment_id": run.experiment_id,
+                "run_id": run.run_id,
+                "parent_run_id": None,
+            }
+            files.write_folder(self.folder, {files.RECORD: files.to_json(self.record)})
+            run.log_folder(self.folder)
+            return run.run_id
+        except Exception as exc:
+            _warn("starting the sweep's MLflow run", exc)
+            return None
+
+    def children_failed(self) -> bool:
+        """True when any job of the sweep ended FAILED or KILLED (asked of MLflow)."""
+        if self.mlflow_run is None:
+            return False
+        runs = self.mlflow_run.client.search_runs(
+            [self.mlflow_run.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{self.mlflow_run.run_id}'",
+        )
+        return any(run.info.status in ("FAILED", "KILLED") for run in runs)
+
+
+def _run_section(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
+    mode = OmegaConf.select(config, "hydra.mode", default=None)
+    if role == "sweep":
+        output_dir = OmegaConf.select(config, "hydra.sweep.dir", default=None) or os.getcwd()
+    else:
+        output_dir = OmegaConf.select(config, "hydra.runtime.output_dir", default=None)
+    return {
+        "role": role,
+        "mode": str(mode.name if hasattr(mode, "name") else mode) if mode is not None else None,
+        "job_name": OmegaConf.select(config, "hydra.job.name", default=None),
+        "job_num": OmegaConf.select(config, "hydra.job.num", default=None)
+        if role == "job"
+        else None,
+        "output_dir": str(Path(output_dir or os.getcwd()).resolve()),
+        "project_root": str(settings.root),
+        "env_group": settings.env_group,
+        "env": (OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}).get(
+            settings.env_group
+        ),
+        "mlflow": None,
+    }
+
+
+def run_name(record: dict[str, Any]) -> str:
+    """A readable run name: the overrides, else the job name."""
+    overrides = " ".join(record["config"]["overrides"])
+    name = overrides or record["run"]["job_name"] or "run"
+    if record["run"]["role"] == "sweep":
+        name = f"sweep {overrides}".strip()
+    return name if len(name) <= 240 else name[:239] + "…"
+
+
+def run_tags(record: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """Tags MLflow users search by: MLflow's own git tags plus cfgtrack's."""
+    git = record["git"]
+    run = record["run"]
+    tags = {
+        "cfgtrack.version": record["cfgtrack_version"],
+        "cfgtrack.config_hash": record["config"]["hash"],
+        "cfgtrack.overrides": " ".join(record["config"]["overrides"]),
+        "cfgtrack.output_dir": run["output_dir"],
+        "cfgtrack.git.dirty": str(bool(git.get("dirty"))).lower(),
+    }
+    if run.get("env") is not None:
+        tags["cfgtrack.env"] = str(run["env"])
+    if run.get("job_num") is not None and run.get("mode") == "MULTIRUN":
+        tags["cfgtrack.job_num"] = str(run["job_num"])
+    if git.get("repository"):
+        tags["mlflow.source.git.commit"] = git.get("commit") or ""
+        if git.get("branch"):
+            tags["mlflow.source.git.branch"] = git["branch"]
+        if git.get("remote"):
+            tags["mlflow.source.git.repoURL"] = git["remote"]["url"]
+    else:
+        tags["cfgtrack.git"] = git.get("reason") or "not a git repository"
+    return {key: value for key, value in tags.items() if value != ""}
+
+
+def end_open_jobs(status: str, exc: BaseException | None) -> None:
+    """Finish every open job session of this process with ``status``."""
+    for session in [s for s in list(_STATE.open_sessions) if s.role == "job"]:
+        session.finish(status, exc)
+
+
+def _finish_open_at_exit() -> None:
+    interrupted = _STATE.interrupted_by is not None
+    for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
+        status = "KILLED" if interrupted else "FAILED"
+        reason = None if interrupted else RuntimeError("the process exited before the run ended")
+        session.finish(status, reason)
+
+
+def _on_signal(signum: int, frame: Any, previous: Any) -> None:
+    _STATE.interrupted_by = signum
+    if callable(previous):
+        previous(signum, frame)
+        return
+    for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
+        session.finish("KILLED")
+    signal.signal(signum, previous)
+    os.kill(os.getpid(), signum)
+
+
+def install_process_guards() -> None:
+    """Once per process: end open runs at exit and on SIGINT/SIGTERM (then behave as before)."""
+    with _STATE.lock:
+        if _STATE.guards_installed:
+            return
+        _STATE.guards_installed = True
+    atexit.register(_finish_open_at_exit)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if previous in (signal.SIG_IGN, None):
+            continue
+        signal.signal(signum, lambda s, f, p=previous: _on_signal(s, f, p))

@@ -1,0 +1,1 @@
+"""Where a run record goes: the run's own folder of files, and MLflow."""
