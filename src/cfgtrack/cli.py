@@ -15,7 +15,7 @@ import typer
 
 from cfgtrack.errors import CfgtrackError
 
-COMMAND_MODULES = ("runs", "diff")
+COMMAND_MODULES = ("runs", "diff", "stale", "history", "review")
 
 app = typer.Typer(
     name="cfgtrack",

@@ -1,0 +1,137 @@
+"""``cfgtrack stale``: parameters whose value has not changed for longer than the threshold."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from cfgtrack.cli import OutputFormat
+from cfgtrack.commands._ages import (
+    CONFIG_DIR,
+    CONFIG_NAME,
+    OVERRIDES,
+    REV,
+    SINCE,
+    choose_envs,
+    print_table,
+    project_settings,
+    since_date,
+)
+from cfgtrack.errors import CfgtrackError
+
+
+def shallow_gate(histories: list, allow_shallow: bool) -> None:
+    """``--fail-on-stale`` cannot vouch for lower-bound ages: exit 2 unless allowed."""
+    cut = next((history.cut for history in histories if history.cut), None)
+    if cut and not allow_shallow:
+        raise CfgtrackError(
+            f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; fetch the full "
+            "history (git fetch --unshallow, or fetch-depth: 0 in CI) or pass --allow-shallow"
+        )
+
+
+def stale(
+    envs: list[str] = typer.Argument(None, help="Envs to check (default: every env option)."),
+    older_than: str = typer.Option(None, "--older-than", help="Threshold (default: stale_after)."),
+    as_of: str = typer.Option(None, "--as-of", help="Judge ages at this date (default: now)."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    show_all: bool = typer.Option(
+        False, "--all", help="List every parameter, not only stale ones."
+    ),
+    fail_on_stale: bool = typer.Option(
+        False, "--fail-on-stale", help="Exit 1 when an unreviewed stale parameter exists."
+    ),
+    allow_shallow: bool = typer.Option(
+        False, "--allow-shallow", help="Let --fail-on-stale judge lower-bound ages."
+    ),
+    since: str = SINCE,
+    rev: str = REV,
+    overrides: list[str] = OVERRIDES,
+    config_dir: Path = CONFIG_DIR,
+    config_name: str = CONFIG_NAME,
+) -> None:
+    """Parameters whose value is older than the threshold, oldest first, per env."""
+    from cfgtrack.history import load_histories
+    from cfgtrack.reviews import load_reviews, reviews_path
+    from cfgtrack.settings import parse_duration
+    from cfgtrack.stale import assess, parse_when
+
+    settings = project_settings(config_dir, config_name)
+    threshold = parse_duration(older_than or settings.stale_after)
+    given = parse_when(as_of, option="--as-of") if as_of else None
+    chosen = choose_envs(settings, envs)
+    reviews = load_reviews(reviews_path(settings))
+    start = since_date(since, given or datetime.now(timezone.utc))
+    histories = load_histories(settings, chosen, overrides=overrides or (), rev=rev, since=start)
+    moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
+    results = [(h, assess(h, reviews, threshold, moment)) for h in histories]
+    _print(results, output, show_all, threshold.days, moment)
+    if fail_on_stale:
+        shallow_gate(histories, allow_shallow)
+        if any(p.status.needs_review for _, parameters in results for p in parameters):
+            raise typer.Exit(1)
+
+
+def _print(results, output: OutputFormat, show_all: bool, threshold_days: int, moment) -> None:
+    from cfgtrack.report import text
+
+    histories = [history for history, _ in results]
+    notes = text.history_notes(histories)
+    shown = [
+        (history, [p for p in parameters if show_all or p.is_stale])
+        for history, parameters in results
+    ]
+    if output is OutputFormat.json:
+        document = {
+            "schema": "cfgtrack.stale",
+            "version": text.SCHEMA_VERSION,
+            "as_of": moment.isoformat(),
+            "threshold_days": threshold_days,
+            "ages_are_lower_bounds": any(h.cut for h in histories),
+            "notes": notes,
+            "envs": [
+                {
+                    **text.history_dict(history),
+                    "stale_count": sum(p.is_stale for p in parameters),
+                    "unreviewed_count": sum(p.status.needs_review for p in parameters),
+                    "parameters": [text.parameter_dict(p) for p in listed],
+                }
+                for (history, parameters), (_, listed) in zip(results, shown, strict=True)
+            ],
+        }
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    headers = ["key", "value", "last change", "age", "sha", "author", "subject", "status"]
+    lines: list[str] = []
+    for history, listed in shown:
+        title = f"env {history.env}" if history.env else "default composition"
+        rows = [
+            [
+                p.key,
+                text.value_text(p.value),
+                text.date_text(p.change.commit.date),
+                text.age_text(p.age, p.lower_bound),
+                text.commit_label(p.change.commit),
+                p.change.commit.author,
+                p.change.commit.subject,
+                p.status.value,
+            ]
+            for p in listed
+        ]
+        what = "parameters" if show_all else f"parameters unchanged for over {threshold_days} days"
+        if output is OutputFormat.md:
+            lines += [f"### {title}: {len(rows)} {what}", ""]
+            lines += (text.markdown_table(headers, rows) if rows else ["Nothing stale."]) + [""]
+        else:
+            print_table(f"{title}: {len(rows)} {what}", headers, rows)
+    prefix = "> " if output is OutputFormat.md else "note: "
+    lines += [f"{prefix}{note}" for note in notes]
+    if lines:
+        typer.echo("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stale")(stale)

@@ -1,0 +1,1 @@
+"""Renderers for parameter ages: shared text and JSON shapes, and the quarterly audit report."""
