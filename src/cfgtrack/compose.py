@@ -87,7 +87,7 @@ def compose_dir(
         raise CfgtrackError(
             f"config folder {folder} does not exist; set --config-dir or config_dir"
         )
-    return _compose(_FolderFiles(folder), config_name, overrides, label=str(folder))
+    return _compose(FolderFiles(folder), config_name, overrides, label=str(folder))
 
 
 def compose_files(
@@ -104,7 +104,7 @@ def compose_files(
     return _compose(files, config_name, overrides, label=label)
 
 
-class _FolderFiles(Mapping[str, bytes]):
+class FolderFiles(Mapping[str, bytes]):
     """The ``.yaml`` files under a folder as a mapping, read on access."""
 
     def __init__(self, root: Path) -> None:
@@ -140,7 +140,7 @@ def _parse_cached(data: bytes) -> Any:
     return yaml.load(data.decode("utf-8"), Loader=get_yaml_loader())
 
 
-def _parse_yaml(data: bytes, shown: str) -> Any:
+def parse_yaml(data: bytes, shown: str) -> Any:
     """YAML bytes -> plain object (shared with the cache: never mutate); errors name the file."""
     try:
         return _parse_cached(data)
@@ -209,7 +209,7 @@ class FilesConfigSource(ConfigSource):
             header = self._get_header_dict(data[:512].decode("utf-8", errors="replace"))
         except ValueError as exc:
             raise CfgtrackError(f"{shown}: bad header line ({exc}); fix the file") from None
-        body = _parse_yaml(data, shown)
+        body = parse_yaml(data, shown)
         if body is None:
             body = {}
         if not isinstance(body, (dict, list)):
@@ -366,7 +366,7 @@ def _compose(
     values = flatten(tree)
     return ComposedConfig(
         values=values,
-        unresolved=frozenset(_leaf_path(path, values) for path in unresolved),
+        unresolved=frozenset(leaf_key(path, values) for path in unresolved),
         choices=choices,
         tree=tree,
     )
@@ -489,8 +489,9 @@ def _top_level_configs(files: Mapping[str, bytes]) -> list[str]:
     return sorted(name.removesuffix(".yaml") for name in files if "/" not in name)
 
 
-def _leaf_path(segments: tuple[Any, ...], values: Mapping[str, Any]) -> str:
-    """The flat key holding ``segments``: an item of a scalar list belongs to the list's key."""
+def leaf_key(segments: Sequence[Any], values: Mapping[str, Any]) -> str:
+    """The flat key holding the nested path ``segments`` (an item of a scalar list belongs to
+    the list's key)."""
     parts = [str(segment) for segment in segments]
     for end in range(len(parts), 0, -1):
         key = SEPARATOR.join(parts[:end])

@@ -1,0 +1,5 @@
+"""``python -m cfgtrack``: the same as the ``cfgtrack`` command."""
+
+from cfgtrack.cli import main
+
+main()

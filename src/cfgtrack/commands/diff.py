@@ -1,0 +1,73 @@
+"""``cfgtrack diff A B``: compare two configs; exit 1 on undocumented differences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cfgtrack.cli import OutputFormat
+
+
+def diff(
+    left: str = typer.Argument(..., help="Env name, file, run:<id>, or any of these @<git rev>."),
+    right: str = typer.Argument(..., help="The other side, same grammar."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    only_undocumented: bool = typer.Option(
+        False, "--only-undocumented", help="Show only differences no entry documents."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Show equal keys too."),
+    rtol: float = typer.Option(
+        0.0, "--rtol", help="Relative tolerance for floats (default: exact)."
+    ),
+    ignore_order: bool = typer.Option(
+        False, "--ignore-order", help="Compare lists as unordered collections."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="Leave out keys matching this glob (repeatable)."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--override", "-o", help="Hydra override key=value for composed sides (repeatable)."
+    ),
+    config_dir: Path = typer.Option(None, "--config-dir", help="Default: [tool.cfgtrack]."),
+    config_name: str = typer.Option(None, "--config-name", help="Default: [tool.cfgtrack]."),
+    documented: Path = typer.Option(
+        None,
+        "--documented",
+        help="Documented-differences file (default: <config dir>/cfgtrack-diff.yaml).",
+    ),
+) -> None:
+    """Compare two composed configs key by key; exit 0 when every difference is documented,
+    1 when some are not, 2 on bad input."""
+    from cfgtrack.diff import diff as compare
+
+    result = compare(
+        left,
+        right,
+        overrides=overrides,
+        rtol=rtol,
+        ignore_order=ignore_order,
+        exclude=exclude,
+        documented=documented,
+        include_equal=show_all,
+        config_dir=config_dir,
+        config_name=config_name,
+    )
+    shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
+    if output is OutputFormat.json:
+        from cfgtrack.render.json import diff_document, dumps
+
+        typer.echo(dumps(diff_document(result, **shown)))
+    elif output is OutputFormat.md:
+        from cfgtrack.render.md import diff_markdown
+
+        typer.echo(diff_markdown(result, **shown), nl=False)
+    else:
+        from cfgtrack.render.table import print_diff
+
+        print_diff(result, **shown)
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="diff")(diff)

@@ -1,0 +1,76 @@
+"""Renderers shared by every reporting verb: one module per format (table, json, md).
+
+The helpers here turn values into short, unambiguous text and group rows by top-level section;
+each format module has a generic part (tables, documents) and the diff's own layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from cfgtrack.diff import DiffResult
+    from cfgtrack.documented import DocumentedDifference
+
+Row = TypeVar("Row")
+
+ABSENT_TEXT = "(absent)"
+NO_AGE = "-"
+_LOOKS_TYPED = re.compile(
+    r"^(?:[-+]?(?:\d[\d_]*)?\.?\d+(?:[eE][-+]?\d+)?|true|false|yes|no|on|off|null|~|\.nan|[-+]?\.inf)$",
+    re.IGNORECASE,
+)
+
+
+def format_value(value: Any, *, width: int | None = None) -> str:
+    """A value as short text that keeps types apart: ``1``, ``1.0``, ``"1"``, ``true``, ``null``.
+
+    Strings print bare unless they could be read as another type (then JSON-quoted);
+    lists and mappings print as compact JSON. ``width`` cuts long text with an ellipsis.
+    """
+    if isinstance(value, str):
+        bare = value and value == value.strip() and not _LOOKS_TYPED.match(value)
+        text = value if bare else json.dumps(value, ensure_ascii=False)
+    elif value is None or isinstance(value, (bool, int, float, list, dict)):
+        text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+    else:
+        text = str(value)
+    if width is not None and len(text) > width:
+        return text[: max(width - 1, 1)] + "…"
+    return text
+
+
+def group_by_section(
+    rows: Iterable[Row], section: Callable[[Row], str]
+) -> list[tuple[str, list[Row]]]:
+    """Rows grouped by ``section(row)``, sections in order of first appearance."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(section(row), []).append(row)
+    return list(groups.items())
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def unused_line(entry: DocumentedDifference) -> str:
+    return (
+        f"unused documented difference {entry.where}: {entry.key} "
+        f"({' vs '.join(entry.between)}) matches no current difference"
+    )
+
+
+def summary_line(result: DiffResult) -> str:
+    """One line: how many differences, documented or not, and how many equal keys."""
+    undocumented, documented = len(result.undocumented), len(result.documented)
+    head = f"{result.left.label} vs {result.right.label}: "
+    if not result.changes:
+        return head + f"no differences ({plural(result.equal_count, 'equal key')})"
+    return head + (
+        f"{plural(len(result.changes), 'difference')}: {undocumented} undocumented, "
+        f"{documented} documented; {plural(result.equal_count, 'equal key')}"
+    )
