@@ -169,10 +169,10 @@ class Session:
         if self.record is None:
             return
         finish_record(self.record, status, _error_of(exc))
-        changed = [files.RECORD] + ([files.TRACEBACK] if exc is not None else [])
-        views = files.views(self.record)
+        final = files.final_views(self.record)
+        changed = list(final)
         try:
-            files.write_folder(self.folder, {name: views[name] for name in changed})
+            files.write_folder(self.folder, final)
         except Exception as error:
             _warn("writing the run folder", error)
         if self.mlflow_run is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cfgtrack.flatten import top_level
 from cfgtrack.resolve import resolve_config
 
 # Resolvers whose value differs from run to run by design (output folder, start time).
@@ -49,15 +50,15 @@ def capture_config(config: DictConfig) -> dict[str, Any]:
     The ``hydra`` node is recorded under ``hydra`` but kept out of ``resolved`` and the hash:
     it describes Hydra's runtime, not the experiment.
     """
-    task = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
-    resolved, unresolved_keys = resolve_config(task)
+    resolved, unresolved_keys = resolve_config(config)
+    unresolved = OmegaConf.to_container(config, resolve=False)
+    hydra_tree = resolved.pop("hydra", None)
+    unresolved.pop("hydra", None)
     choices = OmegaConf.select(config, "hydra.runtime.choices", default=None)
-    hydra_node = config.get("hydra") if "hydra" in config else None
-    hydra_tree = resolve_config(hydra_node)[0] if hydra_node is not None else None
     return {
         "resolved": resolved,
-        "unresolved": OmegaConf.to_container(task, resolve=False),
-        "unresolved_keys": unresolved_keys,
+        "unresolved": unresolved,
+        "unresolved_keys": [key for key in unresolved_keys if top_level(key) != "hydra"],
         "overrides": _select_list(config, "hydra.overrides.task"),
         "hydra_overrides": _select_list(config, "hydra.overrides.hydra"),
         "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},

@@ -43,11 +43,16 @@ def views(record: dict[str, Any]) -> dict[str, str]:
             }
         ),
         "environment.json": to_json(record["environment"]),
-        RECORD: to_json(record),
     }
     patch = record["git"].get("patch")
     if patch:
         files["git.patch"] = patch
+    return files | final_views(record)
+
+
+def final_views(record: dict[str, Any]) -> dict[str, str]:
+    """The files that change when a run ends: the record, and the traceback of a failure."""
+    files = {RECORD: to_json(record)}
     error = record["run"].get("error")
     if error and error.get("traceback"):
         files[TRACEBACK] = error["traceback"]
