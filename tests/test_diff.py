@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cfgtrack.diff import compare, compare_values
+from cfgtrack.comparison import compare, compare_values
 from cfgtrack.documented import applicable, load_documented
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.flatten import flatten
@@ -108,7 +108,7 @@ def test_changes_group_by_section_and_carry_sides() -> None:
 
 
 def _options(**values: Any):
-    from cfgtrack.diff import DiffOptions
+    from cfgtrack.comparison import DiffOptions
 
     return DiffOptions(**values)
 
@@ -180,3 +180,15 @@ def test_bad_documented_file_is_one_clear_line(tmp_path: Path, text: str, expect
 
 def test_missing_documented_file_documents_nothing(tmp_path: Path) -> None:
     assert load_documented(tmp_path / "none.yaml") == []
+
+
+def test_public_api_stays_callable_after_its_module_is_imported() -> None:
+    import cfgtrack
+    import cfgtrack.comparison  # a submodule named like the function would shadow it
+    from cfgtrack.settings import load_settings
+
+    settings = load_settings(Path(__file__).resolve().parents[1])
+    result = cfgtrack.diff("staging", "prod", settings=settings)
+    assert result.exit_code == 1
+    assert [change.key for change in result.undocumented] == ["model.C"]
+    assert cfgtrack.load_config("prod", settings=settings).values["serving.replicas"] == 4

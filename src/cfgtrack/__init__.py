@@ -18,6 +18,8 @@ _PUBLIC = {
     "Settings": "cfgtrack.settings",
     "flatten": "cfgtrack.flatten",
     "CfgtrackError": "cfgtrack.errors",
+    "load_config": "cfgtrack.sources",
+    "diff": "cfgtrack.comparison",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]

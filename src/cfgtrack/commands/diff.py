@@ -39,7 +39,7 @@ def diff(
 ) -> None:
     """Compare two composed configs key by key; exit 0 when every difference is documented,
     1 when some are not, 2 on bad input."""
-    from cfgtrack.diff import diff as compare
+    from cfgtrack.comparison import diff as compare
 
     result = compare(
         left,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from cfgtrack.diff import DiffResult
+    from cfgtrack.comparison import DiffResult
     from cfgtrack.documented import DocumentedDifference
 
 Row = TypeVar("Row")

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cfgtrack.diff import DiffResult
+    from cfgtrack.comparison import DiffResult
     from cfgtrack.sources import Config
 
 DIFF_SCHEMA = "cfgtrack.diff/1"

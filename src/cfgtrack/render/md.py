@@ -15,7 +15,7 @@ from cfgtrack.render import (
 )
 
 if TYPE_CHECKING:
-    from cfgtrack.diff import Change, DiffResult, Side
+    from cfgtrack.comparison import Change, DiffResult, Side
 
 VALUE_WIDTH = 80
 

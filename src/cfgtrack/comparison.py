@@ -3,6 +3,9 @@
 The default path is one pass over two flat dicts, with a cheap check for the common case (same
 type, equal value), so comparing 100,000 leaves costs little more than ``dict`` comparison.
 deepdiff is imported only for ``ignore_order``, to pair list items that changed and moved.
+
+(The module is not named ``diff``: ``cfgtrack.diff`` is the public function, and a submodule of
+the same name would replace it on the package once imported.)
 """
 
 from __future__ import annotations
