@@ -21,9 +21,10 @@ demo: $(STAMP)
 	$(PY) examples/train.py --multirun model=logreg,forest env=prod
 	$(VENV)/bin/cfgtrack runs --limit 5
 	@echo
+	$(VENV)/bin/cfgtrack show
 	@echo "Everything above is in $(CURDIR)/mlflow.db. Browse it with:"
 	@echo "  $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
-	@echo "or show one run:  $(VENV)/bin/cfgtrack show <run id>"
+	@echo "or show any run:  $(VENV)/bin/cfgtrack show <run id>"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks

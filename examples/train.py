@@ -22,7 +22,7 @@ import cfgtrack
 
 def build_model(cfg: DictConfig, seed: int):
     if cfg.name == "logreg":
-        return LogisticRegression(C=cfg.C, penalty=cfg.penalty, max_iter=cfg.max_iter)
+        return LogisticRegression(C=cfg.C, max_iter=cfg.max_iter, tol=cfg.tol)
     if cfg.name == "forest":
         return RandomForestClassifier(
             n_estimators=cfg.n_estimators,

@@ -31,7 +31,7 @@ def runs(
     rows = [
         [
             run.run_id,
-            run.start_time or "-",
+            (run.start_time or "-").replace("T", " ")[:19],
             run.status,
             run.env or "-",
             (run.config_hash or "-").removeprefix("sha256:")[:12],
@@ -63,7 +63,10 @@ def _print_table(
     table = Table(*headers, box=None, pad_edge=False)
     for row in rows:
         table.add_row(*[str(cell) for cell in row])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=1000)  # piped: never cut ids or names
+    console.print(table)
 
 
 def _summary(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -95,14 +98,21 @@ def _summary(record: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def show(
-    run_id: str = typer.Argument(..., help="The MLflow run id."),
+    run_id: str = typer.Argument(None, help="The MLflow run id (default: the latest run)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="Default: project settings."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Print what was recorded for a run (the whole record with --format json)."""
-    from cfgtrack.runstore import load_record
+    from cfgtrack.errors import CfgtrackError
+    from cfgtrack.runstore import list_runs, load_record
 
-    record = load_record(_tracking_uri(tracking_uri), run_id)
+    uri = _tracking_uri(tracking_uri)
+    if run_id is None:
+        latest = list_runs(uri, limit=1)
+        if not latest:
+            raise CfgtrackError(f"no tracked runs in {uri}; run a tracked app first")
+        run_id = latest[0].run_id
+    record = load_record(uri, run_id)
     if output is OutputFormat.json:
         typer.echo(json.dumps(record, indent=2))
         return
