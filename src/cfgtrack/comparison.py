@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import translate
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ def compare(
         left=left,
         right=right,
         changes=sorted_by_section(changes),
-        equal_count=sum(1 for key in a_values if key not in kinds),
+        equal_count=len(a_values) - sum(1 for kind in kinds.values() if kind != ADDED),
         equal=sorted_by_section(equal),
         unused=[entry for entry in entries if id(entry) not in used],
         options=options,
@@ -259,22 +260,31 @@ def compare_values(
 
     Types matter: ``1`` vs ``"1"`` and ``1`` vs ``1.0`` are type changes.
     """
+    # One pass picks the candidates: keys whose values differ, or whose types (or the types of
+    # their list items: [1] == [1.0]) differ; only those are looked at closely. Everything the
+    # pass touches is a local name: this loop is the whole cost on large configs.
+    get, absent, kind_of, list_type, differs = right.get, _ABSENT, type, list, is_not
+    candidates = [
+        key
+        for key, a in left.items()
+        if (b := get(key, absent)) is not a
+        and (
+            a != b
+            or (type_a := kind_of(a)) is not kind_of(b)
+            or (type_a is list_type and any(map(differs, map(kind_of, a), map(kind_of, b))))
+        )
+    ]
     kinds: dict[str, str] = {}
-    for key, a in left.items():
-        b = right.get(key, _ABSENT)
-        kind_of = type(a)
-        if kind_of is type(b) and kind_of is not list and a == b:
-            continue
+    removed = 0
+    for key in candidates:
+        b = get(key, _ABSENT)
         if b is _ABSENT:
             kinds[key] = REMOVED
-        else:
-            kind = _kind(a, b, rtol, ignore_order)
-            if kind is not None:
-                kinds[key] = kind
-    if len(right) != len(left) - sum(1 for kind in kinds.values() if kind == REMOVED):
-        for key in right:
-            if key not in left:
-                kinds[key] = ADDED
+            removed += 1
+        elif kind := _kind(left[key], b, rtol, ignore_order):
+            kinds[key] = kind
+    if len(right) != len(left) - removed:
+        kinds.update(dict.fromkeys([key for key in right if key not in left], ADDED))
     return kinds
 
 
