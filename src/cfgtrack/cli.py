@@ -15,7 +15,7 @@ import typer
 
 from cfgtrack.errors import CfgtrackError
 
-COMMAND_MODULES = ("runs", "diff", "stale", "history", "review")
+COMMAND_MODULES = ("runs", "diff", "stale", "history", "review", "report")
 
 app = typer.Typer(
     name="cfgtrack",

@@ -345,3 +345,11 @@ def folder_is_dirty(repo_root: Path, folder: str) -> bool:
     """True when the work tree's copy of ``folder`` differs from HEAD (edits or new files)."""
     result = _git(repo_root, "status", "--porcelain", "--untracked-files=all", "--", folder or ".")
     return bool(result.stdout.strip())
+
+
+def commit_at(repo_root: Path, rev: str, moment: datetime) -> str | None:
+    """The newest commit on the first-parent chain of ``rev`` committed at or before ``moment``."""
+    result = _git(
+        repo_root, "rev-list", "-1", "--first-parent", f"--before={moment.isoformat()}", rev, "--"
+    )
+    return result.stdout.strip() or None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.settings import Settings, load_settings
+from cfgtrack.settings import Settings, load_settings, parse_duration
+
+if TYPE_CHECKING:
+    from cfgtrack.history import History
+    from cfgtrack.reviews import Review
 
 CONFIG_DIR = typer.Option(None, "--config-dir", help="Config folder (default: config_dir setting).")
 CONFIG_NAME = typer.Option(None, "--config-name", help="Primary config (default: config_name).")
@@ -17,6 +22,13 @@ OVERRIDES = typer.Option(
     None, "--override", "-o", help="Hydra override applied at every commit (repeatable)."
 )
 REV = typer.Option("HEAD", "--rev", help="Walk the first-parent history of this revision.")
+OLDER_THAN = typer.Option(None, "--older-than", help="Threshold (default: stale_after).")
+FAIL_ON_STALE = typer.Option(
+    False, "--fail-on-stale", help="Exit 1 when an unreviewed stale parameter exists."
+)
+ALLOW_SHALLOW = typer.Option(
+    False, "--allow-shallow", help="Let --fail-on-stale judge lower-bound ages."
+)
 SINCE = typer.Option(
     None,
     "--since",
@@ -42,6 +54,37 @@ def project_settings(config_dir: Path | None, config_name: str | None) -> Settin
             f"config folder {settings.config_dir} does not exist; set --config-dir or config_dir"
         )
     return settings
+
+
+@dataclass(frozen=True)
+class Audited:
+    """What a staleness verdict needs besides the history: settings, threshold, reviews, envs."""
+
+    settings: Settings
+    threshold: timedelta
+    reviews: list[Review]
+    envs: list[str | None]
+
+
+def audited(
+    config_dir: Path | None, config_name: str | None, envs: list[str] | None, older_than: str | None
+) -> Audited:
+    from cfgtrack.reviews import load_reviews, reviews_path
+
+    settings = project_settings(config_dir, config_name)
+    threshold = parse_duration(older_than or settings.stale_after)
+    reviews = load_reviews(reviews_path(settings))
+    return Audited(settings, threshold, reviews, choose_envs(settings, envs))
+
+
+def shallow_gate(histories: list[History], allow_shallow: bool) -> None:
+    """``--fail-on-stale`` cannot vouch for lower-bound ages: exit 2 unless allowed."""
+    cut = next((history.cut for history in histories if history.cut), None)
+    if cut and not allow_shallow:
+        raise CfgtrackError(
+            f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; fetch the full "
+            "history (git fetch --unshallow, or fetch-depth: 0 in CI) or pass --allow-shallow"
+        )
 
 
 def choose_envs(settings: Settings, requested: list[str] | None) -> list[str | None]:

@@ -10,43 +10,31 @@ import typer
 
 from cfgtrack.cli import OutputFormat
 from cfgtrack.commands._ages import (
+    ALLOW_SHALLOW,
     CONFIG_DIR,
     CONFIG_NAME,
+    FAIL_ON_STALE,
+    OLDER_THAN,
     OVERRIDES,
     REV,
     SINCE,
-    choose_envs,
+    audited,
     print_table,
-    project_settings,
+    shallow_gate,
     since_date,
 )
-from cfgtrack.errors import CfgtrackError
-
-
-def shallow_gate(histories: list, allow_shallow: bool) -> None:
-    """``--fail-on-stale`` cannot vouch for lower-bound ages: exit 2 unless allowed."""
-    cut = next((history.cut for history in histories if history.cut), None)
-    if cut and not allow_shallow:
-        raise CfgtrackError(
-            f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; fetch the full "
-            "history (git fetch --unshallow, or fetch-depth: 0 in CI) or pass --allow-shallow"
-        )
 
 
 def stale(
     envs: list[str] = typer.Argument(None, help="Envs to check (default: every env option)."),
-    older_than: str = typer.Option(None, "--older-than", help="Threshold (default: stale_after)."),
+    older_than: str = OLDER_THAN,
     as_of: str = typer.Option(None, "--as-of", help="Judge ages at this date (default: now)."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
     show_all: bool = typer.Option(
         False, "--all", help="List every parameter, not only stale ones."
     ),
-    fail_on_stale: bool = typer.Option(
-        False, "--fail-on-stale", help="Exit 1 when an unreviewed stale parameter exists."
-    ),
-    allow_shallow: bool = typer.Option(
-        False, "--allow-shallow", help="Let --fail-on-stale judge lower-bound ages."
-    ),
+    fail_on_stale: bool = FAIL_ON_STALE,
+    allow_shallow: bool = ALLOW_SHALLOW,
     since: str = SINCE,
     rev: str = REV,
     overrides: list[str] = OVERRIDES,
@@ -55,20 +43,17 @@ def stale(
 ) -> None:
     """Parameters whose value is older than the threshold, oldest first, per env."""
     from cfgtrack.history import load_histories
-    from cfgtrack.reviews import load_reviews, reviews_path
-    from cfgtrack.settings import parse_duration
     from cfgtrack.stale import assess, parse_when
 
-    settings = project_settings(config_dir, config_name)
-    threshold = parse_duration(older_than or settings.stale_after)
+    ask = audited(config_dir, config_name, envs, older_than)
     given = parse_when(as_of, option="--as-of") if as_of else None
-    chosen = choose_envs(settings, envs)
-    reviews = load_reviews(reviews_path(settings))
     start = since_date(since, given or datetime.now(timezone.utc))
-    histories = load_histories(settings, chosen, overrides=overrides or (), rev=rev, since=start)
+    histories = load_histories(
+        ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
+    )
     moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
-    results = [(h, assess(h, reviews, threshold, moment)) for h in histories]
-    _print(results, output, show_all, threshold.days, moment)
+    results = [(h, assess(h, ask.reviews, ask.threshold, moment)) for h in histories]
+    _print(results, output, show_all, ask.threshold.days, moment)
     if fail_on_stale:
         shallow_gate(histories, allow_shallow)
         if any(p.status.needs_review for _, parameters in results for p in parameters):

@@ -6,13 +6,13 @@ the same way, and every format states when ages are lower bounds.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from cfgtrack.gitobjects import CommitInfo
 from cfgtrack.history import Change, History
+from cfgtrack.render import ABSENT_TEXT, format_value, md
 from cfgtrack.stale import Parameter
 
 SCHEMA_VERSION = 1
@@ -20,15 +20,17 @@ REMOVED = "(removed)"
 
 
 def value_text(value: Any, limit: int | None = 60) -> str:
-    """A value as people read it: strings bare, everything else as JSON; long ones shortened."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if limit is not None and len(text) > limit:
-        return text[: limit - 1] + "…"
-    return text
+    """A value as short text that keeps types apart (``1``, ``1.0``, ``"1"``), cut at ``limit``."""
+    return format_value(value, width=limit)
 
 
 def change_value_text(change: Change, limit: int | None = 60) -> str:
     return value_text(change.value, limit) if change.present else REMOVED
+
+
+def side_text(present: bool, value: Any) -> str:
+    """One env's value in a comparison, or that the env has no such key."""
+    return value_text(value) if present else ABSENT_TEXT
 
 
 def age_days(age: timedelta) -> int:
@@ -124,12 +126,5 @@ def history_notes(histories: Sequence[History]) -> list[str]:
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
-
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |"]
-    lines.append("|" + "---|" * len(headers))
-    lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)
-    return lines
+    """A GitHub-flavoured Markdown table, one line per item (cells escaped)."""
+    return md.table(headers, [[md.cell(str(c)) for c in row] for row in rows]).splitlines()
