@@ -667,10 +667,14 @@ def load_histories(
     rev: str = "HEAD",
     since: datetime | None = None,
     use_cache: bool = True,
+    worktree: bool | None = None,
     workers: int | None = None,
     progress: bool | None = None,
 ) -> list[History]:
-    """The history of each env's composition of the project's config (see ``walk``)."""
+    """The history of each env's composition of the project's config (see ``walk``).
+
+    Uncommitted edits count (``worktree``) by default when walking from ``HEAD``.
+    """
     repo_root, folder = config_folder(settings)
     if rev == "HEAD" and objects_for(repo_root).read("HEAD^{commit}") is None:
         raise CfgtrackError(
@@ -686,7 +690,7 @@ def load_histories(
             compositions,
             rev=rev,
             since=since,
-            worktree=rev == "HEAD",
+            worktree=rev == "HEAD" if worktree is None else worktree,
             cache=cache,
             workers=workers,
             progress=progress,
@@ -694,3 +698,26 @@ def load_histories(
     finally:
         if cache is not None:
             cache.close()
+
+
+def cached_history(
+    settings: Settings, composition: Composition, rev: str = "HEAD"
+) -> History | None:
+    """The committed history at ``rev`` if an earlier walk saved it; never walks or composes.
+
+    For callers that show ages only when they cost nothing (``cfgtrack diff`` without ``--ages``).
+    """
+    repo_root, folder = config_folder(settings)
+    cache = HistoryCache.for_repository(repo_root, create=False)
+    if cache is None:
+        return None
+    try:
+        head = resolve_commit(repo_root, rev)
+        saved = cache.checkpoint(_checkpoint_key(folder, settings.config_name, composition), head)
+    finally:
+        cache.close()
+    if saved is None:
+        return None
+    timeline = _Timeline(History(composition, head), start=0)
+    _restore(timeline, saved, 0)
+    return timeline.history

@@ -76,10 +76,15 @@ class HistoryCache:
         self._pending: dict[str, bytes] = {}
 
     @classmethod
-    def for_repository(cls, repo_root: Path) -> HistoryCache | None:
-        """The cache of ``repo_root``: in its ``.git`` folder, else the user cache folder."""
+    def for_repository(cls, repo_root: Path, *, create: bool = True) -> HistoryCache | None:
+        """The cache of ``repo_root``: in its ``.git`` folder, else the user cache folder.
+
+        With ``create=False`` only an existing cache is opened (a read that leaves no trace).
+        """
         digest = hashlib.sha256(str(repo_root).encode()).hexdigest()[:16]
         for folder in (git_dir(repo_root) / "cfgtrack", default_cache_dir() / "history" / digest):
+            if not create and not (folder / FILE_NAME).is_file():
+                continue
             try:
                 return cls(folder / FILE_NAME)
             except (OSError, sqlite3.Error):

@@ -8,6 +8,7 @@ has lapsed, and an older one has expired.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -16,7 +17,7 @@ from typing import Any
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.history import Change, History, same_value
 from cfgtrack.reviews import Review
-from cfgtrack.settings import parse_duration
+from cfgtrack.settings import Settings, parse_duration
 
 
 class Status(str, Enum):
@@ -113,3 +114,37 @@ def assess(
             Parameter(history.env, key, change, age, history.is_lower_bound(change), status, review)
         )
     return sorted(parameters, key=lambda p: (p.change.commit.date, p.key))
+
+
+def value_ages(
+    config: Any, settings: Settings, overrides: Sequence[str], *, walk: bool, now: datetime
+) -> dict[str, str]:
+    """Age text of each value of an env config (``cfgtrack.sources.Config``), flagged when stale.
+
+    ``walk=False`` uses only a history an earlier walk cached (none: no ages). A work-tree value
+    that differs from the last commit's is ``uncommitted``.
+    """
+    from cfgtrack.history import Composition, cached_history, load_histories
+    from cfgtrack.report.text import age_text
+
+    rev = config.commit or "HEAD"
+    if walk:
+        history = load_histories(
+            settings, [config.env], overrides=overrides, rev=rev, worktree=False
+        )[0]
+    else:
+        composition = Composition(config.env, settings.env_group, tuple(overrides))
+        history = cached_history(settings, composition, rev)
+    if history is None:
+        return {}
+    current, threshold = history.current(), settings.stale_delta
+    ages = {}
+    for key, value in config.values.items():
+        change = current.get(key)
+        if change is not None and same_value(change.value, value):
+            age = now - change.commit.date
+            text = age_text(age, history.is_lower_bound(change))
+            ages[key] = f"{text} (stale)" if age > threshold else text
+        elif config.commit is None:
+            ages[key] = "uncommitted"
+    return ages

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -36,24 +37,71 @@ SINCE = typer.Option(
 )
 
 
+def configured_settings(config_dir: Path | None, config_name: str | None) -> Settings:
+    """The project's settings, with the command-line config folder and name applied."""
+    settings = load_settings()
+    if config_dir is not None:
+        settings = replace(settings, config_dir=config_dir.resolve())
+    if config_name is not None:
+        settings = replace(settings, config_name=config_name)
+    return settings
+
+
 def project_settings(config_dir: Path | None, config_name: str | None) -> Settings:
-    """The project's settings, with the command-line config folder and name applied.
+    """``configured_settings`` of a git repository whose config folder exists.
 
     Checks first that this is a git repository: every age comes from its history.
     """
     from cfgtrack.gitobjects import repo_toplevel
 
-    settings = load_settings()
-    repo_toplevel(settings.root)
-    if config_dir is not None:
-        settings = replace(settings, config_dir=config_dir.resolve())
-    if config_name is not None:
-        settings = replace(settings, config_name=config_name)
+    repo_toplevel(load_settings().root)
+    settings = configured_settings(config_dir, config_name)
     if not settings.config_dir.is_dir():
         raise CfgtrackError(
             f"config folder {settings.config_dir} does not exist; set --config-dir or config_dir"
         )
     return settings
+
+
+def with_ages(
+    result: Any,
+    *,
+    walk: bool,
+    overrides: Sequence[str],
+    config_dir: Path | None,
+    config_name: str | None,
+) -> Any:
+    """A ``cfgtrack diff`` result whose env sides carry each value's age.
+
+    ``walk``: read the git history (cached walks are fast); otherwise ages appear only when an
+    earlier walk cached them, and a project outside git simply has none.
+    """
+    from cfgtrack.stale import value_ages
+
+    settings = configured_settings(config_dir, config_name)
+    now = datetime.now(timezone.utc)
+    ages: dict[str, dict[str, str]] = {}
+    for side, config in (("left", result.left), ("right", result.right)):
+        if config.spec.kind != "env":
+            continue
+        try:
+            ages[side] = value_ages(config, settings, overrides, walk=walk, now=now)
+        except CfgtrackError:
+            if walk:
+                raise
+    if not ages:
+        return result
+
+    def aged(change: Any) -> Any:
+        left = replace(change.left, age=ages.get("left", {}).get(change.key))
+        right = replace(change.right, age=ages.get("right", {}).get(change.key))
+        return replace(change, left=left, right=right)
+
+    return replace(
+        result,
+        changes=[aged(change) for change in result.changes],
+        equal=[aged(change) for change in result.equal],
+    )
 
 
 @dataclass(frozen=True)

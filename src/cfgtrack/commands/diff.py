@@ -36,6 +36,11 @@ def diff(
         "--documented",
         help="Documented-differences file (default: <config dir>/cfgtrack-diff.yaml).",
     ),
+    ages: bool = typer.Option(
+        False,
+        "--ages",
+        help="Read the git history for each value's age (else ages show when already cached).",
+    ),
 ) -> None:
     """Compare two composed configs key by key; exit 0 when every difference is documented,
     1 when some are not, 2 on bad input."""
@@ -52,6 +57,11 @@ def diff(
         include_equal=show_all,
         config_dir=config_dir,
         config_name=config_name,
+    )
+    from cfgtrack.commands._ages import with_ages
+
+    result = with_ages(
+        result, walk=ages, overrides=overrides, config_dir=config_dir, config_name=config_name
     )
     shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
     if output is OutputFormat.json:
