@@ -179,16 +179,21 @@ def _parse_tree(raw: bytes, *, id_bytes: int) -> list[TreeEntry]:
 
 
 _OPEN: dict[Path, GitObjects] = {}
+_OPEN_LIMIT = 8
 _OPEN_LOCK = threading.Lock()
 
 
 def objects_for(repo_root: Path) -> GitObjects:
-    """The shared reader of one repository (started on first use, closed at exit)."""
+    """The shared reader of one repository (started on first use, closed at exit).
+
+    A few readers stay open at once; the least recently used one closes beyond that.
+    """
     key = Path(repo_root).resolve()
     with _OPEN_LOCK:
-        reader = _OPEN.get(key)
-        if reader is None:
-            reader = _OPEN[key] = GitObjects(key)
+        reader = _OPEN.pop(key, None) or GitObjects(key)
+        _OPEN[key] = reader  # now the most recently used
+        while len(_OPEN) > _OPEN_LIMIT:
+            _OPEN.pop(next(iter(_OPEN))).close()
         return reader
 
 

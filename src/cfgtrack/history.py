@@ -404,53 +404,58 @@ class _Walk:
 
     def _outcomes(self, steps: list[_Step]) -> Iterator[tuple[_Step, dict[str, Any]]]:
         """Each step's composed payload, in order; parallel work runs a bounded window ahead."""
-        window: deque[tuple[_Step, Future[dict[str, Any]]]] = deque()
+        window: deque[tuple[_Step, Future[dict[str, Any]], bool]] = deque()
         ahead = 4 * self.workers if self.pool is not None else 0
         for step in steps:
-            window.append((step, self._submit(step)))
+            window.append((step, *self._submit(step)))
             while window and (len(window) > ahead or window[0][1].done()):
-                done, future = window.popleft()
-                yield done, self._finish(done, future.result())
+                yield self._finish(*window.popleft())
         while window:
-            done, future = window.popleft()
-            yield done, self._finish(done, future.result())
+            yield self._finish(*window.popleft())
 
-    def _submit(self, step: _Step) -> Future[dict[str, Any]]:
+    def _known(self, step: _Step, listing: Mapping[str, str]) -> tuple[dict[str, Any], bool] | None:
+        """A payload found without composing, and whether the cache lacks it."""
         location, timeline = step.location, step.timeline
-        composition = timeline.history.composition
+        env_file = timeline.history.composition.env_file
+        if env_file and env_file not in listing:
+            return {"absent": True}, False
+        if self.cache is not None and (cached := self.cache.composed(self._key(step))):
+            return cached, False
+        fingerprint = timeline.last_fingerprint
+        if fingerprint is not None and fingerprint.matches(location.config_name, listing):
+            return timeline.last_payload or {}, True
+        return None
+
+    def _submit(self, step: _Step) -> tuple[Future[dict[str, Any]], bool]:
+        """The step's payload (composed now, in a worker, or known) and whether to cache it."""
+        location, timeline = step.location, step.timeline
         listing = self.objects.blob_ids(location.tree)
-        payload: dict[str, Any] | None = None
-        if composition.env_file and composition.env_file not in listing:
-            payload = {"absent": True}
-        elif self.cache is not None and (cached := self.cache.composed(self._key(step))):
-            payload = cached
-        elif timeline.last_fingerprint is not None and timeline.last_fingerprint.matches(
-            location.config_name, listing
-        ):
-            payload = timeline.last_payload
-        if payload is not None:
-            future: Future[dict[str, Any]] = Future()
-            future.set_result(payload)
-            return future
+        future: Future[dict[str, Any]] = Future()
+        known = self._known(step, listing)
+        if known is not None:
+            future.set_result(known[0])
+            return future, known[1]
         names = sorted(_yaml_names(listing))
-        commit = self.log[step.index]
-        label = f"{location.folder or '.'}@{commit.sha[:10]}"
-        overrides = composition.hydra_overrides()
+        label = f"{location.folder or '.'}@{self.log[step.index].sha[:10]}"
+        overrides = timeline.history.composition.hydra_overrides()
         timeline.history.composed += 1
         if self.pool is not None:
             files = {name: self.objects.blob(listing[name]) for name in names}
-            return self.pool.submit(
+            submitted = self.pool.submit(
                 _compose_in_worker, files, location.config_name, overrides, label
             )
-        future = Future()
+            return submitted, True
         reader = _RecordingFiles(names, lambda name: self.objects.blob(listing[name]))
         future.set_result(_compose_payload(reader, location.config_name, overrides, label))
-        return future
+        return future, True
 
-    def _finish(self, step: _Step, payload: dict[str, Any]) -> dict[str, Any]:
-        if self.cache is not None and "accessed" in payload:
+    def _finish(
+        self, step: _Step, future: Future[dict[str, Any]], fresh: bool
+    ) -> tuple[_Step, dict[str, Any]]:
+        payload = future.result()
+        if fresh and self.cache is not None:
             self.cache.store_composed(self._key(step), payload)
-        return payload
+        return step, payload
 
     def _apply(self, step: _Step, payload: dict[str, Any]) -> None:
         timeline, commit = step.timeline, self.log[step.index]
@@ -599,7 +604,8 @@ def walk(
     _Walk(repo_root, log, cache, workers, progress).run(timelines, locations)
     if resumable:
         for timeline, key in zip(timelines, keys, strict=True):
-            cache.store_checkpoint(key, head, _save(timeline, shallow))
+            if timeline.start > 0:  # else the saved checkpoint already ends at ``head``
+                cache.store_checkpoint(key, head, _save(timeline, shallow))
     if worktree:
         here = locations[0] if locations else _Location(folder, config_name, "")
         _add_uncommitted(repo_root, here.folder, here.config_name, timelines)
