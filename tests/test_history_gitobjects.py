@@ -108,3 +108,16 @@ def test_shallow_clone_is_detected(repo, tmp_path):
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
     assert is_shallow(clone)
     assert len(first_parent_log(clone, "HEAD")) == 1
+
+
+def test_blob_cache_stays_within_its_byte_budget(repo):
+    from cfgtrack.gitobjects import GitObjects
+
+    reader = GitObjects(repo, blob_bytes=12)
+    for rev in ("HEAD~2", "HEAD", "HEAD~2", "HEAD"):
+        listing = reader.blob_ids(folder_tree_id(repo, rev, "conf"))
+        assert {path: reader.blob(blob) for path, blob in listing.items()} == read_folder(
+            repo, rev, "conf"
+        )
+        assert reader._blobs.weight <= 12
+    reader.close()

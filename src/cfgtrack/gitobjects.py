@@ -12,10 +12,11 @@ import atexit
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cfgtrack.errors import CfgtrackError
 
@@ -33,11 +34,16 @@ class TreeEntry:
 
 
 class _LRU(OrderedDict):
-    """A small least-recently-used map: bounded memory on long histories."""
+    """A least-recently-used map bounded by total weight: bounded memory on long histories.
 
-    def __init__(self, limit: int) -> None:
+    ``weigh`` gives each value's weight (default 1, so ``limit`` counts entries).
+    """
+
+    def __init__(self, limit: int, weigh: Callable[[Any], int] = lambda value: 1) -> None:
         super().__init__()
         self.limit = limit
+        self.weigh = weigh
+        self.weight = 0
 
     def get_fresh(self, key):
         if key not in self:
@@ -46,10 +52,12 @@ class _LRU(OrderedDict):
         return self[key]
 
     def put(self, key, value) -> None:
+        if key in self:
+            self.weight -= self.weigh(self.pop(key))
         self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+        self.weight += self.weigh(value)
+        while self.weight > self.limit and len(self) > 1:
+            self.weight -= self.weigh(self.popitem(last=False)[1])
 
 
 def normalize_folder(folder: str | Path) -> str:
@@ -66,12 +74,14 @@ def object_spec(rev: str, path: str) -> str:
 class GitObjects:
     """A long-lived ``git cat-file --batch`` process with bounded caches of trees and blobs."""
 
-    def __init__(self, repo_root: Path, *, cache_limit: int = 8192) -> None:
+    def __init__(
+        self, repo_root: Path, *, cache_limit: int = 8192, blob_bytes: int = 32 << 20
+    ) -> None:
         self.repo_root = Path(repo_root)
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._trees: _LRU = _LRU(cache_limit)
-        self._blobs: _LRU = _LRU(cache_limit)
+        self._blobs: _LRU = _LRU(blob_bytes, weigh=len)
         self._listings: _LRU = _LRU(cache_limit)
 
     def _start(self) -> subprocess.Popen[bytes]:

@@ -1,0 +1,236 @@
+"""Parameter history speed: a cold walk, a warm re-run, one new commit, and peak memory.
+
+Run:  .venv/bin/python benchmarks/bench_history.py [--commits 2000] [--repeats 3] [--naive 40]
+
+Generates (git fast-import, backdated) a repository whose 2,000 first-parent commits each change
+one value of a 500-leaf Hydra config (primary config + a model group option + an env option),
+then measures, side by side in this one run:
+
+- naive: per commit, ``git archive`` of the config folder into a temp dir and a fresh Hydra
+  ``initialize_config_dir`` + ``compose`` + resolve + flatten (on an evenly spaced sample);
+- cfgtrack cold walk (empty cache), in a fresh process, with the default worker processes and
+  with one process: ms per config-changing commit, and peak memory (max RSS of the walking
+  process and, separately, of its largest worker);
+- warm re-run with no new commit: the whole ``cfgtrack history KEY`` command, interpreter
+  start included, and the walk alone;
+- one new commit: the walk after committing one more change (composes one config).
+
+Targets (issue 4): cold <= 60 ms per config-changing commit; warm <= 1 s; memory reported.
+Figures are medians of ``--repeats`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
+START = 1_577_836_800  # 2020-01-01
+SECTIONS, PER_SECTION, MODEL_GROUPS, PER_GROUP, ENV_KEYS = 10, 25, 4, 50, 50
+FILES = ("config.yaml", "model/big.yaml", "env/prod.yaml")
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from cfgtrack.history import Composition, walk
+from cfgtrack.history_cache import HistoryCache
+repo, cache_file, workers, rev = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+cache = HistoryCache(cache_file)
+started = time.perf_counter()
+found = walk(repo, "conf", "config", [Composition("prod")], rev=rev, cache=cache,
+             workers=workers or None, progress=False, worktree=False)[0]
+seconds = time.perf_counter() - started
+cache.close()
+print(json.dumps({
+    "seconds": seconds, "composed": found.composed, "walked": found.walked,
+    "keys": len(found.current()),
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
+
+def config_files(version: dict[str, int]) -> dict[str, str]:
+    """The config folder with every leaf's value derived from ``version`` (per-key counters)."""
+
+    def value(key: str, base: int) -> str:
+        number = base + version.get(key, 0)
+        kind = number % 4
+        return [str(number), f"{number}.5", f"name-{number}", f"[{number}, {number + 1}]"][kind]
+
+    primary = ["defaults:", "  - model: big", "  - env: staging", "  - _self_", ""]
+    for s in range(SECTIONS):
+        primary.append(f"section{s}:")
+        primary += [f"  key{k}: {value(f'section{s}.key{k}', s * k)}" for k in range(PER_SECTION)]
+    model = []
+    for g in range(MODEL_GROUPS):
+        model.append(f"group{g}:")
+        model += [
+            f"  param{p}: {value(f'model.group{g}.param{p}', g + p)}" for p in range(PER_GROUP)
+        ]
+    prod = ["# @package _global_", "serving:"]
+    prod += [f"  setting{e}: {value(f'serving.setting{e}', e)}" for e in range(ENV_KEYS)]
+    staging = ["# @package _global_", "serving:"] + [f"  setting{e}: {e}" for e in range(ENV_KEYS)]
+    return {
+        "config.yaml": "\n".join(primary) + "\n",
+        "model/big.yaml": "\n".join(model) + "\n",
+        "env/prod.yaml": "\n".join(prod) + "\n",
+        "env/staging.yaml": "\n".join(staging) + "\n",
+    }
+
+
+def changed_key(number: int) -> str:
+    """The key commit ``number`` changes, cycling through the three files of the composition."""
+    which = number % 3
+    if which == 0:
+        return f"section{number % SECTIONS}.key{number % PER_SECTION}"
+    if which == 1:
+        return f"model.group{number % MODEL_GROUPS}.param{number % PER_GROUP}"
+    return f"serving.setting{number % ENV_KEYS}"
+
+
+def generate(repo: Path, commits: int) -> None:
+    """``commits`` first-parent commits, one a day, each changing one value of the config."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    version: dict[str, int] = {}
+    stream = []
+    for number in range(commits):
+        if number:
+            key = changed_key(number)
+            version[key] = version.get(key, 0) + 1
+        who = f"Bench <bench@example.com> {START + number * 86400} +0000".encode()
+        message = f"change {changed_key(number) if number else 'initial config'}\n".encode()
+        stream += [b"commit refs/heads/main\n", b"author " + who + b"\ncommitter " + who + b"\n"]
+        stream.append(b"data %d\n%s" % (len(message), message))
+        for name, content in config_files(version).items():
+            data = content.encode()
+            stream.append(f"M 100644 inline conf/{name}\n".encode())
+            stream.append(b"data %d\n%s\n" % (len(data), data))
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=b"".join(stream), check=True)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
+
+
+def naive_ms_per_commit(repo: Path, sample: int) -> float:
+    """git archive + a fresh Hydra compose per commit, the way a script without cfgtrack would."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from cfgtrack.flatten import flatten
+
+    shas = subprocess.run(
+        ["git", "rev-list", "--first-parent", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.split()
+    step = max(len(shas) // sample, 1)
+    times = []
+    for sha in shas[::step][:sample]:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            archive = subprocess.run(
+                ["git", "archive", sha, "conf"], cwd=repo, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+            with initialize_config_dir(str(Path(folder) / "conf"), version_base="1.3"):
+                config = compose("config", ["env=prod"])
+            flatten(OmegaConf.to_container(config, resolve=True))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def cold_walk(repo: Path, workers: int, rev: str = "HEAD") -> dict[str, float]:
+    """A walk with an empty cache in a fresh process (0 workers: one per available core)."""
+    with tempfile.TemporaryDirectory() as folder:
+        cache = str(Path(folder) / "cache.sqlite")
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, str(repo), cache, str(workers), rev],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(result.stdout)
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--naive", type=int, default=40, help="commits sampled for the naive walk")
+    options = parser.parse_args()
+
+    from cfgtrack.history import available_cpus, load_histories
+    from cfgtrack.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as folder:
+        repo = Path(folder) / "repo"
+        started = time.perf_counter()
+        generate(repo, options.commits)
+        print(
+            f"generated {options.commits} commits in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        os.environ["XDG_CACHE_HOME"] = str(Path(folder) / "xdg")
+
+        naive = statistics.median(
+            naive_ms_per_commit(repo, options.naive) for _ in range(options.repeats)
+        )
+        print(f"naive (git archive + fresh Hydra compose): {naive:.0f} ms per commit", flush=True)
+
+        for workers, label in ((0, f"{available_cpus()} worker processes"), (1, "one process")):
+            runs = [cold_walk(repo, workers) for _ in range(options.repeats)]
+            seconds = statistics.median(run["seconds"] for run in runs)
+            composed = runs[0]["composed"]
+            print(
+                f"cfgtrack cold walk, {label}: {seconds:.1f} s for {composed} config-changing "
+                f"commits = {seconds * 1000 / composed:.0f} ms per commit "
+                f"({naive / (seconds * 1000 / composed):.1f}x faster than naive); "
+                f"{runs[0]['keys']} keys; peak RSS {max(r['rss_mb'] for r in runs):.0f} MB, "
+                f"largest worker {max(r['worker_rss_mb'] for r in runs):.0f} MB",
+                flush=True,
+            )
+        quarter = cold_walk(repo, 1, f"HEAD~{options.commits * 3 // 4}")
+        print(
+            f"memory bound: one process walking {quarter['walked']} commits peaks at "
+            f"{quarter['rss_mb']:.0f} MB (all {options.commits}: see above)",
+            flush=True,
+        )
+
+        settings = load_settings(repo)
+        load_histories(settings, ["prod"], progress=False)  # fill the repository's own cache
+        command = [CFGTRACK, "history", "section1.key1", "--env", "prod", "--format", "json"]
+        warm_cli = statistics.median(timed(command, repo) for _ in range(options.repeats))
+        warm_walk = []
+        for _ in range(options.repeats):
+            started = time.perf_counter()
+            load_histories(settings, ["prod"], progress=False)
+            warm_walk.append(time.perf_counter() - started)
+        print(
+            f"warm re-run, no new commit: `cfgtrack history KEY` {warm_cli:.2f} s "
+            f"(interpreter start included); walk alone {statistics.median(warm_walk) * 1000:.0f} ms"
+        )
+
+        config = repo / "conf" / "config.yaml"
+        config.write_text(config.read_text().replace("key1: ", "key1: 999", 1))
+        subprocess.run(["git", "commit", "-qam", "one more change"], cwd=repo, check=True)
+        started = time.perf_counter()
+        found = load_histories(settings, ["prod"], progress=False)[0]
+        print(
+            f"one new commit: walk {time.perf_counter() - started:.2f} s, "
+            f"composed {found.composed} config"
+        )
+
+
+if __name__ == "__main__":
+    main()
