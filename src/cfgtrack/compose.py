@@ -46,13 +46,14 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.types import RunMode
 from hydra.version import VersionBase
-from omegaconf import Container, DictConfig, ListConfig, Node, OmegaConf, open_dict
+from omegaconf import ListConfig, OmegaConf, open_dict
 from omegaconf._utils import get_yaml_loader
 from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.flatten import SEPARATOR, flatten
+from cfgtrack.resolve import node_value
 
 HYDRA_NODE = "hydra"
 MISSING = "???"
@@ -624,39 +625,8 @@ def _omegaconf_resolve(tree: dict[str, Any], paths: list[tuple[Any, ...]]) -> _R
         node: Any = cfg
         for segment in path:
             node = node._get_node(segment)
-        values[path] = _node_value(node, path, unresolved)
+        values[path] = node_value(node, path, unresolved)
     return values, unresolved
-
-
-def _node_value(node: Node, path: tuple[Any, ...], unresolved: list[tuple[Any, ...]]) -> Any:
-    """The plain value of ``node``, resolved where it resolves (recursing into containers)."""
-    if node._is_interpolation():
-        try:
-            node = node._dereference_node()
-        except Exception:  # any resolver may raise anything: the text is kept
-            unresolved.append(path)
-            return node._value()
-    if node._is_missing():
-        unresolved.append(path)
-        return MISSING
-    if isinstance(node, (DictConfig, ListConfig)):
-        if node._is_none():
-            return None
-        return _container_value(node, path, unresolved)
-    return node._value()
-
-
-def _container_value(
-    container: Container, path: tuple[Any, ...], unresolved: list[tuple[Any, ...]]
-) -> Any:
-    if isinstance(container, ListConfig):
-        return [
-            _node_value(container._get_node(index), (*path, index), unresolved)
-            for index in range(len(container))
-        ]
-    return {
-        key: _node_value(container._get_node(key), (*path, key), unresolved) for key in container
-    }
 
 
 def _get(tree: Any, path: tuple[Any, ...]) -> Any:
