@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cfgtrack.comparison import ADDED, REMOVED, compare_values
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.gitobjects import (
     CommitInfo,
@@ -127,16 +128,8 @@ class History:
 
 
 def same_value(left: Any, right: Any) -> bool:
-    """Equality where types matter: ``1`` differs from ``1.0``, ``True`` and ``"1"``."""
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(same_value(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(map(same_value, left, right))
-    if isinstance(left, float) and left != left:
-        return right != right  # NaN stays NaN
-    return left == right
+    """Equality as ``cfgtrack diff`` sees it: types matter (``1``, ``1.0``, ``"1"`` all differ)."""
+    return not compare_values({"": left}, {"": right})
 
 
 # --- where the config lives at each commit (following renames) ---------------------------------
@@ -327,14 +320,12 @@ class _Timeline:
         history = self.history
         if history.oldest is None:
             history.oldest = commit
-        previous = self.values
-        for key, value in values.items():
-            if key in previous and same_value(previous[key], value):
+        for key, kind in compare_values(self.values, values).items():
+            if kind == REMOVED:
+                history.changes[key].append(Change(commit, None, present=False))
                 continue
-            change = Change(commit, value, True, key in unresolved, first=key not in previous)
+            change = Change(commit, values[key], True, key in unresolved, first=kind == ADDED)
             history.changes.setdefault(key, []).append(change)
-        for key in previous.keys() - values.keys():
-            history.changes[key].append(Change(commit, None, present=False))
         self.values = values
 
 
