@@ -54,8 +54,8 @@ def project_settings(config_dir: Path | None, config_name: str | None) -> Settin
     """
     from cfgtrack.gitobjects import repo_toplevel
 
-    repo_toplevel(load_settings().root)
     settings = configured_settings(config_dir, config_name)
+    repo_toplevel(settings.root)
     if not settings.config_dir.is_dir():
         raise CfgtrackError(
             f"config folder {settings.config_dir} does not exist; set --config-dir or config_dir"
