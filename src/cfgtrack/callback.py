@@ -18,7 +18,9 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from cfgtrack.session import JobSession, SweepSession, TrackOptions, _warn
+from cfgtrack.redact import redact_hydra_files
+from cfgtrack.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
+from cfgtrack.strict import enforce as enforce_strict
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 
@@ -27,14 +29,21 @@ class TrackingCallback(Callback):
     """Records each Hydra job as an MLflow run, and each sweep as their parent run."""
 
     def __init__(
-        self, experiment: str | None = None, data: Any = (), enabled: bool | None = None
+        self,
+        experiment: str | None = None,
+        data: Any = (),
+        enabled: bool | None = None,
+        strict: bool | None = None,
     ) -> None:
-        self.options = TrackOptions(experiment=experiment, data=data or (), enabled=enabled)
+        self.options = TrackOptions(
+            experiment=experiment, data=data or (), enabled=enabled, strict=strict
+        )
         self.parent_run_id: str | None = None
         self._sweep: SweepSession | None = None
         self._job: JobSession | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        enforce_strict(config, self.options.strict, job=False)
         try:
             self._sweep = SweepSession(self.options)
             self.parent_run_id = self._sweep.start(config)
@@ -55,6 +64,11 @@ class TrackingCallback(Callback):
         current = _ACTIVE_JOB["session"]
         if current is not None and not current.finished:
             return  # another TrackingCallback already records this job
+        try:
+            redact_hydra_files(config, project_settings(config).redact_keys)
+        except Exception as exc:
+            _warn("masking secrets in Hydra's saved config", exc)
+        enforce_strict(config, self.options.strict)
         try:
             self._job = JobSession(self.options, self.parent_run_id)
             _ACTIVE_JOB["session"] = self._job

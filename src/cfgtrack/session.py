@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cfgtrack.record.config import capture_config, config_hash
 from cfgtrack.record.record import finish_record, new_record
+from cfgtrack.redact import Redactor
 from cfgtrack.settings import Settings, load_settings
 from cfgtrack.sinks import files
 
@@ -35,6 +36,7 @@ class TrackOptions:
     experiment: str | None = None
     data: Any = ()
     enabled: bool | None = None
+    strict: bool | None = None
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Session:
         self.folder: Path | None = None
         self.mlflow_run: Any = None
         self.finished = False
+        self.redactor = Redactor()
 
     def _settings(self, config: DictConfig) -> Settings:
         settings = project_settings(config)
@@ -168,7 +171,7 @@ class Session:
                 _STATE.open_sessions.remove(self)
         if self.record is None:
             return
-        finish_record(self.record, status, _error_of(exc))
+        finish_record(self.record, status, self.redactor.error(_error_of(exc)))
         final = files.final_views(self.record)
         changed = list(final)
         try:
@@ -196,10 +199,12 @@ class JobSession(Session):
 
     def start(self, config: DictConfig) -> None:
         settings = self._settings(config)
-        captured = capture_config(config)
+        raw = capture_config(config)
         original_cwd = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd()))
-        declared = declared_data(self.options, captured["resolved"])
-        self.record = new_record(
+        declared = declared_data(self.options, raw["resolved"])
+        self.redactor = Redactor(settings.redact_keys)
+        captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
+        record = new_record(
             config=captured,
             git=_captured("git state", _git, settings.root),
             environment=_captured("environment", _environment, settings.env_allowlist),
@@ -207,6 +212,7 @@ class JobSession(Session):
             run=_run_section(config, settings, role=self.role),
             config_hash=config_hash(captured["resolved"], captured["unresolved"]),
         )
+        self.record = self.redactor.rest_of_record(record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
         self._write_and_log(settings, config)
@@ -233,7 +239,7 @@ class JobSession(Session):
         run.start(run_name(record), tags, self.parent_run_id, active=True)
         self.mlflow_run = run
         record["run"]["mlflow"] = {
-            "tracking_uri": run.tracking_uri,
+            "tracking_uri": self.redactor.text(run.tracking_uri),
             "experiment": run.experiment,
             "experiment_id": run.experiment_id,
             "run_id": run.run_id,
@@ -257,8 +263,9 @@ class SweepSession(Session):
 
     def start(self, config: DictConfig) -> str | None:
         settings = self._settings(config)
-        captured = capture_config(config)
-        self.record = new_record(
+        self.redactor = Redactor(settings.redact_keys)
+        captured = self.redactor.config(capture_config(config))
+        record = new_record(
             config=captured,
             git=_captured("git state", _git, settings.root),
             environment={},
@@ -266,6 +273,7 @@ class SweepSession(Session):
             run=_run_section(config, settings, role=self.role),
             config_hash=config_hash(captured["resolved"], captured["unresolved"]),
         )
+        self.record = self.redactor.rest_of_record(record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
         try:
@@ -282,7 +290,7 @@ class SweepSession(Session):
             run.start(run_name(self.record), tags, None, active=False)
             self.mlflow_run = run
             self.record["run"]["mlflow"] = {
-                "tracking_uri": run.tracking_uri,
+                "tracking_uri": self.redactor.text(run.tracking_uri),
                 "experiment": run.experiment,
                 "experiment_id": run.experiment_id,
                 "run_id": run.run_id,

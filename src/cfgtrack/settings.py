@@ -74,6 +74,8 @@ class Settings:
     experiment: str | None = None
     mlflow: bool = True
     strict: bool = False
+    production_env: str = "prod"
+    staging_env: str = "staging"
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
@@ -136,6 +138,8 @@ _STRING_KEYS = {
     "stale_after",
     "tracking_uri",
     "experiment",
+    "production_env",
+    "staging_env",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
 _LIST_KEYS = {"env_allowlist", "redact_keys"}

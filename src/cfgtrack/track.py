@@ -36,9 +36,16 @@ def _literal(value: Any) -> str:
     return f"'{text}'"
 
 
-def callback_override(experiment: str | None, data: Any, enabled: bool | None) -> str:
+def callback_override(
+    experiment: str | None, data: Any, enabled: bool | None, strict: bool | None = None
+) -> str:
     """The Hydra override that registers the tracking callback with these options."""
-    fields = {"experiment": experiment, "data": _data_literal(data), "enabled": enabled}
+    fields = {
+        "experiment": experiment,
+        "data": _data_literal(data),
+        "enabled": enabled,
+        "strict": strict,
+    }
     body = ",".join(f"{key}:{_literal(value)}" for key, value in fields.items())
     return f"++hydra.callbacks.{CALLBACK_KEY}={{_target_:cfgtrack.TrackingCallback,{body}}}"
 
@@ -79,12 +86,15 @@ def track(
     experiment: str | None = None,
     data: Any = (),
     mlflow: bool | None = None,
+    strict: bool | None = None,
 ) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """Decorate a Hydra task like ``@hydra.main`` and record every run it makes.
 
     ``experiment``: MLflow experiment (default: ``[tool.cfgtrack] experiment``, else the config
     name). ``data``: dataset paths (a list, or a mapping name -> path) to fingerprint.
     ``mlflow``: ``False`` writes the record only to the run's output folder.
+    ``strict``: ``True`` refuses to start a run from uncommitted code or config, or a production
+    run whose config differs from staging undocumented (see ``cfgtrack.strict``).
     """
     from hydra._internal.utils import _run_hydra, get_args_parser
     from hydra.main import _UNSPECIFIED_
@@ -92,7 +102,7 @@ def track(
     hydra_version_base = _UNSPECIFIED_ if version_base is _UNSPECIFIED else version_base
     hydra_config_path = _UNSPECIFIED_ if config_path is _UNSPECIFIED else config_path
     resolved_path = _resolve_config_path(hydra_config_path, hydra_version_base)
-    override = callback_override(experiment, data, mlflow)
+    override = callback_override(experiment, data, mlflow, strict)
 
     def decorator(task: Callable[[Any], Any]) -> Callable[..., Any]:
         guarded = _guard_status(task)
