@@ -288,10 +288,8 @@ def test_hydra_files_are_rewritten_only_when_they_hold_a_secret(tmp_path: Path):
     secret.write_text("- db.password=hunter22\n- model=large\n")
     reference = tmp_path / "config.yaml"
     reference.write_text("api_key: ${oc.env:API_KEY}\n")
-    redactor = Redactor()
     rewritten = rewrite_yaml_files(
-        [clean, secret, reference, tmp_path / "missing.yaml"],
-        lambda tree: redactor.tree(tree, keep_references=True),
+        [clean, secret, reference, tmp_path / "missing.yaml"], Redactor()
     )
     assert rewritten == [secret]
     assert clean.read_text() == "lr: 0.1 # comment kept\nname: small\n"

@@ -20,8 +20,9 @@ the rest of the record with what it learned.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,35 +175,13 @@ class KeyRule:
     def __init__(self, extra_words: Iterable[str] = ()) -> None:
         names = [*DEFAULT_KEY_WORDS, *extra_words]
         self.patterns = tuple(dict.fromkeys(w for w in (words(n) for n in names) if w))
-        self._segments: dict[str, bool] = {}
-        self._descriptors: dict[str, bool] = {}
         self.markers = _covering_words(self.patterns)
 
     def segment_is_secret(self, segment: Any) -> bool:
-        text = str(segment)
-        known = self._segments.get(text)
-        if known is None:
-            known = self._segments[text] = self._judge(text)
-        return known
-
-    def _judge(self, segment: str) -> bool:
-        found = words(segment)
-        if not found or found[0] in FLAG_WORDS or found[-1] in DESCRIPTOR_WORDS:
-            return False
-        for pattern in self.patterns:
-            for start in _contains(found, pattern):
-                vocab = pattern == ("token",) and start > 0 and found[start - 1] in VOCAB_WORDS
-                if not vocab:
-                    return True
-        return False
+        return _segment_is_secret(str(segment), self.patterns)
 
     def is_descriptor(self, segment: Any) -> bool:
-        text = str(segment)
-        known = self._descriptors.get(text)
-        if known is None:
-            found = words(text)
-            known = self._descriptors[text] = bool(found) and found[-1] in DESCRIPTOR_WORDS
-        return known
+        return _is_descriptor(str(segment))
 
     def is_secret(self, path: str | Sequence[Any]) -> bool:
         """True when a key path (``db.password`` or its segments) names a secret."""
@@ -210,6 +189,25 @@ class KeyRule:
         if not segments or self.is_descriptor(segments[-1]):
             return False
         return any(self.segment_is_secret(segment) for segment in segments)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _segment_is_secret(segment: str, patterns: tuple[tuple[str, ...], ...]) -> bool:
+    found = words(segment)
+    if not found or found[0] in FLAG_WORDS or found[-1] in DESCRIPTOR_WORDS:
+        return False
+    for pattern in patterns:
+        for start in _contains(found, pattern):
+            vocab = pattern == ("token",) and start > 0 and found[start - 1] in VOCAB_WORDS
+            if not vocab:
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _is_descriptor(segment: str) -> bool:
+    found = words(segment)
+    return bool(found) and found[-1] in DESCRIPTOR_WORDS
 
 
 def _covering_words(patterns: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
@@ -251,6 +249,12 @@ class Redactor:
         if len(text) >= MIN_LEARNED_LENGTH and text != MASK and text not in self.learned:
             self.learned.add(text)
             self._longest_first = sorted(self.learned, key=len, reverse=True)
+
+    def may_hold_secret(self, text: str) -> bool:
+        """False when no rule can match anything in ``text`` (one cheap scan)."""
+        return any(value in text for value in self.learned) or bool(
+            self._any_marker.search(text.lower())
+        )
 
     def _mask(self, value: Any, *, keep_references: bool = False) -> Any:
         if not _maskable(value) or (keep_references and is_reference(value)):
@@ -347,6 +351,17 @@ class Redactor:
         walker = _Walk(self, True, True, secret_paths, learn_only=True)
         walker.node(tree, (), False, False)
 
+    def learn_config(self, captured: Mapping[str, Any]) -> frozenset[str]:
+        """Learn every value a key rule masks in a captured config, masking nothing; returns
+        the resolved leaves whose unresolved text refers to a secret."""
+        secret_paths = self._referring_to_secrets(captured.get("unresolved"))
+        self._learn_tree(captured.get("resolved"), secret_paths)
+        self._learn_tree([captured.get("unresolved"), captured.get("hydra")])
+        for name in _ARGUMENT_LISTS:
+            for item in captured.get(name) or []:
+                self.string(str(item))
+        return secret_paths
+
     def config(self, captured: Mapping[str, Any]) -> dict[str, Any]:
         """A captured config (``record.config.capture_config``) with its secrets masked.
 
@@ -355,12 +370,7 @@ class Redactor:
         unresolved config keeps such references as they are. A first pass learns every value
         masked by key, so the second finds them anywhere else in the config too.
         """
-        secret_paths = self._referring_to_secrets(captured.get("unresolved"))
-        self._learn_tree(captured.get("resolved"), secret_paths)
-        self._learn_tree([captured.get("unresolved"), captured.get("hydra")])
-        for name in _ARGUMENT_LISTS:
-            for item in captured.get(name) or []:
-                self.string(str(item))
+        secret_paths = self.learn_config(captured)
         result = dict(captured)
         for name, value in captured.items():
             if name == "resolved":
@@ -412,6 +422,7 @@ class Redactor:
 
 
 _ARGUMENT_LISTS = ("overrides", "hydra_overrides", "command")
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _Walk:
@@ -433,6 +444,8 @@ class _Walk:
 
     def node(self, value: Any, path: tuple[str, ...], secret: bool, aws: bool) -> Any:
         secret = secret or (bool(self.secret_paths) and ".".join(path) in self.secret_paths)
+        if type(value) in _SCALARS:
+            return self.leaf(value, path, secret, aws)
         if isinstance(value, Mapping):
             near_aws = not self.learn_only and _holds_aws_key_id(value.values())
             return {
@@ -445,6 +458,9 @@ class _Walk:
                 self.node(child, (*path, str(index)), secret, near_aws)
                 for index, child in enumerate(value)
             ]
+        return self.leaf(value, path, secret, aws)
+
+    def leaf(self, value: Any, path: tuple[str, ...], secret: bool, aws: bool) -> Any:
         if secret and not (path and self.redactor.keys.is_descriptor(path[-1])):
             return self.redactor._mask(value, keep_references=self.keep_references)
         if isinstance(value, str) and not self.learn_only:
@@ -529,28 +545,33 @@ def hydra_saved_files(config: Any) -> list[Path]:
 
 
 def redact_hydra_files(config: Any, extra_key_words: Iterable[str] = ()) -> list[Path]:
-    """Mask secrets in the files Hydra saved for this job; returns the files rewritten."""
-    from cfgtrack.record.config import capture_config
+    """Mask secrets in the files Hydra saved for this job; returns the files rewritten.
+
+    Hydra saves the config unresolved, so the job's unresolved config tells whether any file
+    holds a secret; only then are the files read back and rewritten.
+    """
+    from omegaconf import OmegaConf
 
     redactor = Redactor(extra_key_words)
-    redactor.config(capture_config(config))  # learns the values the key rules mask
-    return rewrite_yaml_files(
-        hydra_saved_files(config), lambda tree: redactor.tree(tree, keep_references=True)
-    )
+    tree = OmegaConf.to_container(config, resolve=False)
+    redactor._learn_tree(tree)
+    if redactor.tree(tree, keep_references=True) == tree:
+        return []
+    return rewrite_yaml_files(hydra_saved_files(config), redactor)
 
 
-def rewrite_yaml_files(paths: Iterable[Path], redact: Callable[[Any], Any]) -> list[Path]:
-    """Rewrite the YAML files whose content ``redact`` changes; the others keep every byte."""
+def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:
+    """Rewrite the YAML files that hold a secret, masked; the others keep every byte."""
     from omegaconf import OmegaConf
 
     from cfgtrack.record.record import write_atomic
 
     rewritten = []
     for path in paths:
-        if not path.is_file():
+        if not path.is_file() or not redactor.may_hold_secret(path.read_text(encoding="utf-8")):
             continue
         loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        masked = redact(loaded)
+        masked = redactor.tree(loaded, keep_references=True)
         if masked != loaded:
             write_atomic(path, OmegaConf.to_yaml(OmegaConf.create(masked)))
             rewritten.append(path)
