@@ -53,9 +53,9 @@ def planted_secrets_found() -> tuple[int, int, int]:
 def _median_seconds(action, repeats: int) -> float:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: steadier than wall time on a loaded machine
         action()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 
@@ -90,8 +90,8 @@ def main() -> None:
     planted, scanned, found = planted_secrets_found()
     print(f"planted secrets: {planted}, files scanned: {scanned}, planted secrets found: {found}")
     config_seconds, patch_seconds = masking_cost(args.repeats)
-    print(f"masking a 1,000-leaf config record: {config_seconds * 1000:.1f} ms (median)")
-    print(f"masking a 10 MB patch (1% of lines with a marker): {patch_seconds * 1000:.0f} ms")
+    print(f"masking a 1,000-leaf config record: {config_seconds * 1000:.1f} ms CPU (median)")
+    print(f"masking a 10 MB patch (1% of lines with a marker): {patch_seconds * 1000:.0f} ms CPU")
 
 
 if __name__ == "__main__":
