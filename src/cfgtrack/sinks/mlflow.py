@@ -25,6 +25,7 @@ from mlflow.utils.validation import (
 )
 
 from cfgtrack.flatten import flatten
+from cfgtrack.retry import retry_transient, store_setup_lock
 from cfgtrack.sinks.files import FOLDER, UNLOGGED
 
 DIGEST_LENGTH = 32
@@ -74,6 +75,7 @@ def artifact_location_for(tracking_uri: str) -> str | None:
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
+@retry_transient
 def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
     """The id of experiment ``name``, created (or restored) when needed; safe under races."""
     experiment = client.get_experiment_by_name(name)
@@ -122,11 +124,13 @@ class MlflowRun:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         mlflow.set_tracking_uri(tracking_uri)
-        self.client = MlflowClient(tracking_uri)
-        self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
+        with store_setup_lock(tracking_uri):  # the client opens the store
+            self.client = retry_transient(MlflowClient)(tracking_uri)
+            self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
         self.run_id: str | None = None
         self.active = False
 
+    @retry_transient(idempotent=False)
     def start(
         self, run_name: str, tags: dict[str, str], parent_run_id: str | None, active: bool
     ) -> str:
@@ -148,6 +152,7 @@ class MlflowRun:
         self.run_id = run.info.run_id
         return self.run_id
 
+    @retry_transient
     def log_params_and_tags(self, params: dict[str, str], tags: dict[str, str]) -> None:
         """Batched writes within MLflow's per-request limit of 100 params or tags."""
         entries: list[Param | RunTag] = [Param(k, v) for k, v in params.items()]
@@ -160,18 +165,22 @@ class MlflowRun:
                 synchronous=True,
             )
 
+    @retry_transient
     def log_datasets(self, data: list[dict[str, Any]]) -> None:
         inputs = _dataset_inputs(data)
         if inputs:
             self.client.log_inputs(self.run_id, datasets=inputs)
 
+    @retry_transient
     def log_folder(self, folder: Path) -> None:
         self.client.log_artifacts(self.run_id, str(folder), FOLDER)
 
+    @retry_transient
     def log_files(self, folder: Path, names: Iterable[str]) -> None:
         for name in names:
             self.client.log_artifact(self.run_id, str(folder / name), FOLDER)
 
+    @retry_transient
     def end(self, status: str) -> None:
         if self.active and mlflow.active_run() and mlflow.active_run().info.run_id == self.run_id:
             mlflow.end_run(status)
