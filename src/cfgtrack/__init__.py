@@ -12,11 +12,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "track": "cfgtrack.track",
+    "track": "cfgtrack.decorator",
     "TrackingCallback": "cfgtrack.callback",
     "load_settings": "cfgtrack.settings",
     "Settings": "cfgtrack.settings",
-    "flatten": "cfgtrack.flatten",
     "CfgtrackError": "cfgtrack.errors",
     "load_config": "cfgtrack.sources",
     "diff": "cfgtrack.comparison",
