@@ -1,15 +1,28 @@
-"""Reading recorded runs back from MLflow: listing them and loading their records."""
+"""Reading recorded runs back from MLflow: finding them, listing them and loading their records.
+
+Filters go into MLflow's own search (tags, status, start time), so a store with thousands of runs
+returns only the matching ones instead of every run for cfgtrack to sift through.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
 
 RECORD_ARTIFACT = "cfgtrack/record.json"
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+TRACKED = "tags.`cfgtrack.version` != ''"
+PAGE_SIZE = 1000
+_HEX = re.compile(r"^[0-9a-f]+$")
+_DIRTY = {"true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -31,68 +44,184 @@ class RunSummary:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """What ``cfgtrack runs`` narrows the list by; each field becomes one MLflow search clause.
+
+    ``config_hash`` and ``git_sha`` match by prefix (the short forms ``cfgtrack runs`` prints);
+    ``since`` keeps runs that started at or after it.
+    """
+
+    config_hash: str | None = None
+    env: str | None = None
+    dirty: bool | None = None
+    git_sha: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+
+    def clauses(self) -> list[str]:
+        """MLflow filter clauses (joined with ``and``); one clear error for a malformed value."""
+        found = [TRACKED]
+        if self.config_hash:
+            digest = _hex(self.config_hash.lower().removeprefix("sha256:"), "--config-hash")
+            found.append(f"tags.`cfgtrack.config_hash` LIKE 'sha256:{digest}%'")
+        if self.env:
+            found.append(f"tags.`cfgtrack.env` = '{_quotable(self.env, '--env')}'")
+        if self.dirty is not None:
+            found.append(f"tags.`cfgtrack.git.dirty` = '{str(self.dirty).lower()}'")
+        if self.git_sha:
+            sha = _hex(self.git_sha.lower(), "--git-sha")
+            found.append(f"tags.`mlflow.source.git.commit` LIKE '{sha}%'")
+        if self.status:
+            found.append(f"attributes.status = '{run_status(self.status)}'")
+        if self.since is not None:
+            found.append(f"attributes.start_time >= {int(self.since.timestamp() * 1000)}")
+        return found
+
+    def filter_string(self) -> str:
+        return " and ".join(self.clauses())
+
+
+def _hex(text: str, option: str) -> str:
+    if not _HEX.match(text) or len(text) > 64:
+        raise CfgtrackError(f"{option}: {text!r} is not a hex prefix; copy it from `cfgtrack runs`")
+    return text
+
+
+def _quotable(text: str, option: str) -> str:
+    if "'" in text or "\\" in text:
+        raise CfgtrackError(f"{option}: {text!r} holds a quote or backslash; no env name does")
+    return text
+
+
+def run_status(text: str) -> str:
+    """A run status in MLflow's spelling, from any case; one clear error for an unknown one."""
+    status = text.strip().upper()
+    if status not in RUN_STATUSES:
+        known = ", ".join(RUN_STATUSES)
+        raise CfgtrackError(f"--status: {text!r} is not a run status; use one of {known}")
+    return status
+
+
+def reading(tracking_uri: str) -> Any:
+    """The client for a store that must already exist: reading never creates an empty SQLite
+    store where a mistyped or unset tracking URI points."""
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
+        raise CfgtrackError(
+            f"no MLflow store at {tracking_uri[len(prefix) :]}; set MLFLOW_TRACKING_URI, "
+            "--tracking-uri or tracking_uri in [tool.cfgtrack]"
+        )
+    return client_for(tracking_uri)
+
+
+@functools.cache
 def client_for(tracking_uri: str) -> Any:
-    """An MlflowClient for ``tracking_uri`` (MLflow is imported only here)."""
+    """An MlflowClient for ``tracking_uri``, one per store and process (MLflow imported here)."""
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri)
 
 
-def _iso(millis: int | None) -> str | None:
-    from datetime import datetime, timezone
+def iso_time(millis: int | None) -> str | None:
+    """MLflow's epoch milliseconds as ISO 8601 in UTC, to the second."""
+    from datetime import timezone
 
     if millis is None:
         return None
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def list_runs(
-    tracking_uri: str, experiment: str | None = None, limit: int = 20
-) -> list[RunSummary]:
-    """The most recent runs cfgtrack recorded, newest first, across experiments unless named."""
+def experiments_by_id(tracking_uri: str, experiment: str | None) -> dict[str, str]:
+    """Experiment id -> name: the one named (one clear error when it does not exist), else all
+    active ones."""
     from mlflow.entities import ViewType
 
-    client = client_for(tracking_uri)
+    client = reading(tracking_uri)
     if experiment:
         found = client.get_experiment_by_name(experiment)
         if found is None:
             raise CfgtrackError(f"no experiment named {experiment!r} in {tracking_uri}")
-        experiments = {found.experiment_id: found.name}
-    else:
-        experiments = {
-            e.experiment_id: e.name
-            for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
-        }
+        return {found.experiment_id: found.name}
+    return {
+        e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    }
+
+
+def search(
+    tracking_uri: str,
+    experiment_ids: list[str],
+    filter_string: str,
+    order_by: list[str],
+    limit: int | None = None,
+) -> Iterator[Any]:
+    """Runs matching ``filter_string`` page by page, up to ``limit`` (None: every run)."""
+    client = client_for(tracking_uri)
+    token, returned = None, 0
+    while limit is None or returned < limit:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - returned)
+        page = client.search_runs(
+            experiment_ids,
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=size,
+            page_token=token,
+        )
+        yield from page
+        returned += len(page)
+        token = page.token
+        if not token or not page:
+            return
+
+
+def summary(run: Any, experiments: dict[str, str]) -> RunSummary:
+    tags = run.data.tags
+    return RunSummary(
+        run_id=run.info.run_id,
+        experiment=experiments.get(run.info.experiment_id, run.info.experiment_id),
+        start_time=iso_time(run.info.start_time),
+        status=run.info.status,
+        env=tags.get("cfgtrack.env"),
+        config_hash=tags.get("cfgtrack.config_hash"),
+        git_sha=tags.get("mlflow.source.git.commit"),
+        dirty=_DIRTY.get(tags.get("cfgtrack.git.dirty", "")),
+        parent_run_id=tags.get("mlflow.parentRunId"),
+        name=run.info.run_name,
+    )
+
+
+def list_runs(
+    tracking_uri: str,
+    experiment: str | None = None,
+    limit: int = 20,
+    where: RunFilter | None = None,
+) -> list[RunSummary]:
+    """The most recent runs cfgtrack recorded that match ``where``, newest first, across
+    experiments unless one is named."""
+    filter_string = (where or RunFilter()).filter_string()
+    experiments = experiments_by_id(tracking_uri, experiment)
     if not experiments:
         return []
-    runs = client.search_runs(
-        list(experiments),
-        filter_string="tags.`cfgtrack.version` != ''",
-        order_by=["attributes.start_time DESC"],
-        max_results=limit,
+    runs = search(
+        tracking_uri, list(experiments), filter_string, ["attributes.start_time DESC"], limit
     )
-    return [
-        RunSummary(
-            run_id=run.info.run_id,
-            experiment=experiments.get(run.info.experiment_id, run.info.experiment_id),
-            start_time=_iso(run.info.start_time),
-            status=run.info.status,
-            env=run.data.tags.get("cfgtrack.env"),
-            config_hash=run.data.tags.get("cfgtrack.config_hash"),
-            git_sha=run.data.tags.get("mlflow.source.git.commit"),
-            dirty={"true": True, "false": False}.get(run.data.tags.get("cfgtrack.git.dirty", "")),
-            parent_run_id=run.data.tags.get("mlflow.parentRunId"),
-            name=run.info.run_name,
-        )
-        for run in runs
-    ]
+    return [summary(run, experiments) for run in runs]
+
+
+_RECORDS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
-    """The ``record.json`` cfgtrack stored on a run; one clear error when there is none."""
+    """The ``record.json`` cfgtrack stored on a run; one clear error when there is none.
+
+    A finished run's record never changes, so it is read once per process.
+    """
+    cached = _RECORDS.get((tracking_uri, run_id))
+    if cached is not None:
+        return cached
     from mlflow.exceptions import MlflowException
 
-    client = client_for(tracking_uri)
+    client = reading(tracking_uri)
     try:
         client.get_run(run_id)
     except MlflowException:
@@ -106,8 +235,11 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
             f"run {run_id!r} has no {RECORD_ARTIFACT}: it was not recorded by cfgtrack"
         ) from None
     try:
-        return json.loads(Path(local).read_text(encoding="utf-8"))
+        record = json.loads(Path(local).read_text(encoding="utf-8"))
     except ValueError as exc:
         raise CfgtrackError(
             f"run {run_id!r}: {RECORD_ARTIFACT} is not valid JSON ({exc})"
         ) from None
+    if isinstance(record, dict) and (record.get("run") or {}).get("status") != "RUNNING":
+        _RECORDS[(tracking_uri, run_id)] = record
+    return record

@@ -41,11 +41,18 @@ def diff(
         "--ages",
         help="Read the git history for each value's age (else ages show when already cached).",
     ),
+    what: str = typer.Option(
+        None,
+        "--what",
+        help="For run:A run:B, which aspects: config,env,git,data (default: all).",
+    ),
 ) -> None:
     """Compare two composed configs key by key; exit 0 when every difference is documented,
     1 when some are not, 2 on bad input."""
     from cfgtrack.comparison import diff as compare
+    from cfgtrack.run_diff import wanted_aspects
 
+    aspects = wanted_aspects(what, left, right)
     result = compare(
         left,
         right,
@@ -64,6 +71,8 @@ def diff(
         result, walk=ages, overrides=overrides, config_dir=config_dir, config_name=config_name
     )
     shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
+    if aspects is not None:
+        _show_runs(result, aspects, output, shown)
     if output is OutputFormat.json:
         from cfgtrack.render.json import diff_document, dumps
 
@@ -77,6 +86,27 @@ def diff(
 
         print_diff(result, **shown)
     raise typer.Exit(result.exit_code)
+
+
+def _show_runs(result, aspects: tuple[str, ...], output: OutputFormat, shown: dict) -> None:
+    """Run against run: the config comparison plus environment, git and data; exits."""
+    from cfgtrack.run_diff import compare_runs
+
+    runs = compare_runs(result, aspects)
+    if output is OutputFormat.json:
+        from cfgtrack.render.json import dumps
+        from cfgtrack.render.run_diff import run_diff_document
+
+        typer.echo(dumps(run_diff_document(runs, **shown)))
+    elif output is OutputFormat.md:
+        from cfgtrack.render.run_diff import run_diff_markdown
+
+        typer.echo(run_diff_markdown(runs, **shown), nl=False)
+    else:
+        from cfgtrack.render.run_diff import print_run_diff
+
+        print_run_diff(runs, **shown)
+    raise typer.Exit(runs.exit_code)
 
 
 def register(app: typer.Typer) -> None:

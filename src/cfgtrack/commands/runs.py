@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import typer
@@ -18,13 +19,28 @@ def _tracking_uri(explicit: str | None) -> str:
 def runs(
     experiment: str = typer.Option(None, "--experiment", "-e", help="Only this experiment."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
+    config_hash: str = typer.Option(
+        None, "--config-hash", help="Only runs whose config hash starts with this (hex)."
+    ),
+    env: str = typer.Option(None, "--env", help="Only runs of this env (the env group choice)."),
+    dirty: bool = typer.Option(
+        None, "--dirty/--clean", help="Only runs with (or without) uncommitted changes."
+    ),
+    git_sha: str = typer.Option(None, "--git-sha", help="Only runs of commits with this prefix."),
+    status: str = typer.Option(
+        None, "--status", help="Only runs with this status (FINISHED, FAILED, KILLED, RUNNING)."
+    ),
+    since: str = typer.Option(
+        None, "--since", help="Only runs started since this date (2026-01-31) or duration (7d)."
+    ),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="Default: project settings."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """List recent tracked runs: id, start, status, env, config hash, git sha, dirty."""
-    from cfgtrack.runstore import list_runs
+    from cfgtrack.runstore import RunFilter, list_runs
 
-    found = list_runs(_tracking_uri(tracking_uri), experiment, limit)
+    where = RunFilter(config_hash, env, dirty, git_sha, status, since_time(since))
+    found = list_runs(_tracking_uri(tracking_uri), experiment, limit, where)
     if output is OutputFormat.json:
         typer.echo(json.dumps([run.to_dict() for run in found], indent=2))
         return
@@ -42,7 +58,17 @@ def runs(
         for run in found
     ]
     headers = ["run id", "start", "status", "env", "config", "git", "dirty", "name"]
-    _print_table(headers, rows, output, empty="no tracked runs yet")
+    empty = "no tracked runs match" if where != RunFilter() else "no tracked runs yet"
+    _print_table(headers, rows, output, empty=empty)
+
+
+def since_time(text: str | None) -> datetime | None:
+    """``--since``: a date, or a duration back from now (``7d``, ``12h``)."""
+    if text is None:
+        return None
+    from cfgtrack.stale import parse_since
+
+    return parse_since(text, datetime.now(timezone.utc))
 
 
 def _print_table(

@@ -40,14 +40,37 @@ def stale(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    source: str = typer.Option(
+        "git",
+        "--source",
+        help="git: ages from the config's git history; mlflow: an experiment's finished runs.",
+    ),
+    experiment: str = typer.Option(
+        None, "--experiment", "-e", help="With --source mlflow: the experiment whose runs to read."
+    ),
+    env_options: list[str] = typer.Option(
+        None, "--env", help="With --source mlflow: only runs of this env (repeatable)."
+    ),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="Default: project settings."),
 ) -> None:
     """Parameters whose value is older than the threshold, oldest first, per env."""
     from cfgtrack.history import load_histories
     from cfgtrack.stale import assess, parse_when
 
-    ask = audited(config_dir, config_name, envs, older_than)
     given = parse_when(as_of, option="--as-of") if as_of else None
     start = since_date(since, given or datetime.now(timezone.utc))
+    if source != "git":
+        from cfgtrack.commands.run_stale import RunStaleQuery, stale_from_runs
+
+        git_only = {"--rev": rev != "HEAD", "-o": bool(overrides), "--config-dir": config_dir}
+        query = RunStaleQuery(
+            source, experiment, [*(envs or []), *(env_options or [])], tracking_uri, git_only
+        )
+        stale_from_runs(
+            query, older_than, given, start, output, show_all, fail_on_stale, allow_shallow
+        )
+        return
+    ask = audited(config_dir, config_name, envs, older_than)
     histories = load_histories(
         ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
     )
@@ -60,7 +83,9 @@ def stale(
             raise typer.Exit(1)
 
 
-def _print(results, output: OutputFormat, show_all: bool, threshold_days: int, moment) -> None:
+def _print(
+    results, output: OutputFormat, show_all: bool, threshold_days: int, moment, source=None
+) -> None:
     from cfgtrack.report import text
 
     histories = [history for history, _ in results]
@@ -77,6 +102,7 @@ def _print(results, output: OutputFormat, show_all: bool, threshold_days: int, m
             "threshold_days": threshold_days,
             "ages_are_lower_bounds": any(h.cut for h in histories),
             "notes": notes,
+            **(source.document if source else {}),
             "envs": [
                 {
                     **text.history_dict(history),
@@ -90,6 +116,8 @@ def _print(results, output: OutputFormat, show_all: bool, threshold_days: int, m
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     headers = ["key", "value", "last change", "age", "sha", "author", "subject", "status"]
+    if source:
+        headers = source.headers
     lines: list[str] = []
     for history, listed in shown:
         title = f"env {history.env}" if history.env else "default composition"
