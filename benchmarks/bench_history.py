@@ -9,14 +9,16 @@ then measures, side by side in this one run:
 - naive: per commit, ``git archive`` of the config folder into a temp dir and a fresh Hydra
   ``initialize_config_dir`` + ``compose`` + resolve + flatten (on an evenly spaced sample);
 - cfgtrack cold walk (empty cache), in a fresh process, with the default worker processes and
-  with one process: ms per config-changing commit, and peak memory (max RSS of the walking
-  process and, separately, of its largest worker);
+  with one process: ms per config-changing commit and the walking process's peak memory (max
+  RSS; a worker only composes, so it stays below the one-process figure), plus a one-process
+  walk of a quarter of the history, to compare memory against history length;
 - warm re-run with no new commit: the whole ``cfgtrack history KEY`` command, interpreter
   start included, and the walk alone;
 - one new commit: the walk after committing one more change (composes one config).
 
 Targets (issue 4): cold <= 60 ms per config-changing commit; warm <= 1 s; memory reported.
-Figures are medians of ``--repeats`` runs.
+Figures are medians of ``--repeats`` runs. Wall times swing with the machine's load; CPU times
+(process + children) are printed beside them because they barely do.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,26 +39,6 @@ CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
 START = 1_577_836_800  # 2020-01-01
 SECTIONS, PER_SECTION, MODEL_GROUPS, PER_GROUP, ENV_KEYS = 10, 25, 4, 50, 50
 FILES = ("config.yaml", "model/big.yaml", "env/prod.yaml")
-
-CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from cfgtrack.history import Composition, walk
-from cfgtrack.history_cache import HistoryCache
-repo, cache_file, workers, rev = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-cache = HistoryCache(cache_file)
-started = time.perf_counter()
-found = walk(repo, "conf", "config", [Composition("prod")], rev=rev, cache=cache,
-             workers=workers or None, progress=False, worktree=False)[0]
-seconds = time.perf_counter() - started
-cache.close()
-print(json.dumps({
-    "seconds": seconds, "composed": found.composed, "walked": found.walked,
-    "keys": len(found.current()),
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-}))
-"""
 
 
 def config_files(version: dict[str, int]) -> dict[str, str]:
@@ -118,8 +101,20 @@ def generate(repo: Path, commits: int) -> None:
     subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
 
 
-def naive_ms_per_commit(repo: Path, sample: int) -> float:
-    """git archive + a fresh Hydra compose per commit, the way a script without cfgtrack would."""
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: what a step costs, whatever the load."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def naive_per_commit(repo: Path, sample: int) -> tuple[float, float]:
+    """git archive + a fresh Hydra compose per commit, the way a script without cfgtrack would.
+
+    Returns the median wall time and CPU time per commit, in ms.
+    """
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -129,9 +124,9 @@ def naive_ms_per_commit(repo: Path, sample: int) -> float:
         ["git", "rev-list", "--first-parent", "HEAD"], cwd=repo, capture_output=True, text=True
     ).stdout.split()
     step = max(len(shas) // sample, 1)
-    times = []
+    walls, cpus = [], []
     for sha in shas[::step][:sample]:
-        started = time.perf_counter()
+        started, used = time.perf_counter(), cpu_seconds()
         with tempfile.TemporaryDirectory() as folder:
             archive = subprocess.run(
                 ["git", "archive", sha, "conf"], cwd=repo, capture_output=True, check=True
@@ -140,20 +135,47 @@ def naive_ms_per_commit(repo: Path, sample: int) -> float:
             with initialize_config_dir(str(Path(folder) / "conf"), version_base="1.3"):
                 config = compose("config", ["env=prod"])
             flatten(OmegaConf.to_container(config, resolve=True))
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        walls.append(time.perf_counter() - started)
+        cpus.append(cpu_seconds() - used)
+    return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+
+
+def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str, float]:
+    """One cold walk in this process (the ``--child`` mode); what the parent reports."""
+    from cfgtrack.history import Composition, walk
+    from cfgtrack.history_cache import HistoryCache
+
+    cache = HistoryCache(cache_file)
+    started = time.perf_counter()
+    found = walk(
+        repo,
+        "conf",
+        "config",
+        [Composition("prod")],
+        rev=rev,
+        cache=cache,
+        workers=workers or None,
+        progress=False,
+        worktree=False,
+    )[0]
+    seconds = time.perf_counter() - started
+    cache.close()
+    return {
+        "seconds": seconds,
+        "cpu": cpu_seconds(),
+        "composed": found.composed,
+        "walked": found.walked,
+        "keys": len(found.current()),
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def cold_walk(repo: Path, workers: int, rev: str = "HEAD") -> dict[str, float]:
     """A walk with an empty cache in a fresh process (0 workers: one per available core)."""
     with tempfile.TemporaryDirectory() as folder:
         cache = str(Path(folder) / "cache.sqlite")
-        result = subprocess.run(
-            [sys.executable, "-c", CHILD, str(repo), cache, str(workers), rev],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        child = [sys.executable, __file__, "--child", str(repo), cache, str(workers), rev]
+        result = subprocess.run(child, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 
@@ -168,7 +190,12 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive", type=int, default=40, help="commits sampled for the naive walk")
+    parser.add_argument("--child", nargs=4, metavar=("REPO", "CACHE", "WORKERS", "REV"))
     options = parser.parse_args()
+    if options.child:
+        repo, cache, workers, rev = options.child
+        print(json.dumps(walk_once(Path(repo), Path(cache), int(workers), rev)))
+        return
 
     from cfgtrack.history import available_cpus, load_histories
     from cfgtrack.settings import load_settings
@@ -183,23 +210,28 @@ def main() -> None:
         )
         os.environ["XDG_CACHE_HOME"] = str(Path(folder) / "xdg")
 
-        naive = statistics.median(
-            naive_ms_per_commit(repo, options.naive) for _ in range(options.repeats)
+        naive_runs = [naive_per_commit(repo, options.naive) for _ in range(options.repeats)]
+        naive = statistics.median(wall for wall, _ in naive_runs)
+        naive_cpu = statistics.median(cpu for _, cpu in naive_runs)
+        print(
+            f"naive (git archive + fresh Hydra compose): {naive:.0f} ms per commit "
+            f"(CPU {naive_cpu:.0f} ms)",
+            flush=True,
         )
-        print(f"naive (git archive + fresh Hydra compose): {naive:.0f} ms per commit", flush=True)
 
         for workers, label in ((0, f"{available_cpus()} worker processes"), (1, "one process")):
             runs = [cold_walk(repo, workers) for _ in range(options.repeats)]
-            seconds = statistics.median(run["seconds"] for run in runs)
             composed = runs[0]["composed"]
-            print(
-                f"cfgtrack cold walk, {label}: {seconds:.1f} s for {composed} config-changing "
-                f"commits = {seconds * 1000 / composed:.0f} ms per commit "
-                f"({naive / (seconds * 1000 / composed):.1f}x faster than naive); "
-                f"{runs[0]['keys']} keys; peak RSS {max(r['rss_mb'] for r in runs):.0f} MB, "
-                f"largest worker {max(r['worker_rss_mb'] for r in runs):.0f} MB",
-                flush=True,
+            wall = statistics.median(run["seconds"] for run in runs) * 1000 / composed
+            line = (
+                f"cfgtrack cold walk, {label}: {composed} config-changing commits, "
+                f"{wall:.0f} ms per commit ({naive / wall:.1f}x faster than naive); "
+                f"{runs[0]['keys']} keys; peak RSS {max(r['rss_mb'] for r in runs):.0f} MB"
             )
+            if workers == 1:  # worker processes are not children of the walk: CPU only here
+                cpu = statistics.median(run["cpu"] for run in runs) * 1000 / composed
+                line += f"; CPU {cpu:.0f} ms per commit ({naive_cpu / cpu:.1f}x less than naive)"
+            print(line, flush=True)
         quarter = cold_walk(repo, 1, f"HEAD~{options.commits * 3 // 4}")
         print(
             f"memory bound: one process walking {quarter['walked']} commits peaks at "
