@@ -32,7 +32,7 @@ from cfgtrack.documented import (
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.flatten import flatten, is_scalar, top_level
 from cfgtrack.settings import Settings, load_settings
-from cfgtrack.sources import Config, load_config
+from cfgtrack.sources import Config, is_file, load_config
 
 ADDED, REMOVED, CHANGED, TYPE_CHANGED, EQUAL = (
     "added",
@@ -175,10 +175,10 @@ def diff(
     if documented is not False:
         folder = Path(config_dir).resolve() if config_dir else settings.config_dir
         path = Path(documented) if isinstance(documented, (str, Path)) else None
-        if path is not None and not path.is_file():
+        if path is not None and not is_file(path):
             raise CfgtrackError(f"no documented-differences file {path}; check --documented")
         path = path or folder / DEFAULT_FILE_NAME
-        if path.is_file():
+        if is_file(path):
             entries = applicable(load_documented(path), _name(left), _name(right))
             documented_file = str(path)
     result = compare(left, right, options=options, entries=entries, include_equal=include_equal)

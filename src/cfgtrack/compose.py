@@ -147,6 +147,8 @@ def parse_yaml(data: bytes, shown: str) -> Any:
         return _parse_cached(data)
     except UnicodeDecodeError as exc:
         raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
+    except RecursionError:
+        raise CfgtrackError(f"{shown}: nested too deeply to read; fix the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}" if mark is not None else shown
@@ -361,6 +363,11 @@ def _compose(
             raise
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
             raise CfgtrackError(_explain(exc, label)) from None
+        except RecursionError:
+            raise CfgtrackError(
+                f"{label}: cannot compose the config: it nests without end (does a defaults "
+                "list name the config it is in?) or too deeply"
+            ) from None
         finally:
             HydraConfig.instance().cfg = saved_hydra_config
             version.version_base = saved_base

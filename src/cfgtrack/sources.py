@@ -77,12 +77,29 @@ def parse_spec(text: str) -> Spec:
             )
         return Spec(text, "run", run_id)
     name, rev = spec, None
-    if "@" in spec and not Path(spec).is_file():
+    if "@" in spec and not is_file(Path(spec)):
         name, _, rev = spec.rpartition("@")
         if not name or not rev:
             raise CfgtrackError(f"bad spec {text!r}: write <env or file>@<git revision>")
-    is_file = name.endswith(FILE_SUFFIXES) or "/" in name or os.sep in name
-    return Spec(text, "file" if is_file else "env", name, rev)
+    names_a_file = name.endswith(FILE_SUFFIXES) or "/" in name or os.sep in name
+    return Spec(text, "file" if names_a_file else "env", name, rev)
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()`` for a path a user typed: one the system cannot look up (a name too
+    long) is no file either, rather than an error of its own."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()`` with the same leniency as ``is_file``."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def load_config(
@@ -120,7 +137,7 @@ def _load_env(
 
     group = settings.env_group
     if spec.rev is None:
-        if not folder.is_dir():
+        if not is_dir(folder):
             raise CfgtrackError(
                 f"config folder {folder} does not exist; set --config-dir or config_dir in "
                 "[tool.cfgtrack]"
@@ -172,8 +189,8 @@ def _in_repo(path: Path) -> tuple[Path, str]:
     from cfgtrack.gitobjects import repo_toplevel
 
     absolute = path.resolve()
-    start = absolute if absolute.is_dir() else absolute.parent
-    while not start.exists():
+    start = absolute if is_dir(absolute) else absolute.parent
+    while not is_dir(start):
         start = start.parent
     root = repo_toplevel(start)
     return root, absolute.relative_to(root).as_posix().removeprefix(".")
@@ -198,7 +215,7 @@ def _load_file(spec: Spec) -> Config:
     path = Path(spec.name)
     commit = None
     if spec.rev is None:
-        if not path.is_file():
+        if not is_file(path):
             raise CfgtrackError(f"no such file: {spec.name}; give an existing YAML or JSON file")
         data = path.read_bytes()
     else:
@@ -228,6 +245,8 @@ def _parse_file(data: bytes, shown: str, *, json_format: bool) -> dict[str, Any]
             raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
         except json.JSONDecodeError as exc:
             raise CfgtrackError(f"{shown}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise CfgtrackError(f"{shown}: nested too deeply to read; fix the file") from None
     else:
         from cfgtrack.compose import parse_yaml
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from cfgtrack.flatten import top_level
 from cfgtrack.resolve import resolve_config
@@ -35,13 +35,31 @@ def hashed_view(resolved: Any, unresolved: Any) -> Any:
 def config_hash(resolved: Any, unresolved: Any = None) -> str:
     """sha256 of the canonical JSON (sorted keys) of a config's hashed view, ``sha256:<hex>``."""
     view = hashed_view(resolved, unresolved) if unresolved is not None else resolved
-    canonical = json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        canonical = json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
+    except TypeError:  # numeric keys beside string keys (``1: x``) cannot be sorted together
+        canonical = json.dumps(
+            _string_keys(view), sort_keys=True, separators=(",", ":"), default=str
+        )
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _string_keys(tree: Any) -> Any:
+    """``tree`` with every mapping key turned into a string."""
+    if isinstance(tree, dict):
+        return {str(key): _string_keys(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_string_keys(value) for value in tree]
+    return tree
+
+
 def _select_list(config: DictConfig, key: str) -> list[str]:
+    """Hydra's list at ``key`` as written: an override's ``${...}`` is text the user typed, not a
+    reference to resolve (and it may not resolve at all)."""
     value = OmegaConf.select(config, key, default=None)
-    return [str(item) for item in value] if value is not None else []
+    if not isinstance(value, ListConfig):
+        return []
+    return [str(item) for item in OmegaConf.to_container(value, resolve=False)]
 
 
 def capture_config(config: DictConfig) -> dict[str, Any]:
