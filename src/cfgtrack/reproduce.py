@@ -308,26 +308,25 @@ def _apply(folder: Path, patch: str) -> None:
 
 
 def _find_new_run(plan: Plan, folder: Path, started_ms: int) -> tuple[str, dict[str, Any]] | None:
-    """The run the command recorded: started after launch, at the same commit, from ``folder``."""
+    """The run the command recorded: started after launch, at the same commit, from ``folder``;
+    looked for in the original run's experiment first, then in every experiment."""
     from cfgtrack.runstore import TRACKED, experiments_by_id, load_record, search
 
-    experiments = (
-        [plan.experiment_id]
-        if plan.experiment_id
-        else list(experiments_by_id(plan.tracking_uri, None))
-    )
     query = (
         f"{TRACKED} and tags.`mlflow.source.git.commit` = '{plan.commit}' "
         f"and attributes.start_time >= {started_ms}"
     )
-    for run in search(plan.tracking_uri, experiments, query, ["attributes.start_time ASC"]):
-        try:
-            record = load_record(plan.tracking_uri, run.info.run_id)
-        except CfgtrackError:
-            continue
-        root = (record.get("run") or {}).get("project_root")
-        if root and Path(root).resolve() == folder:
-            return run.info.run_id, record
+    places = [[plan.experiment_id]] if plan.experiment_id else []
+    places.append(list(experiments_by_id(plan.tracking_uri, None)))
+    for experiments in places:
+        for run in search(plan.tracking_uri, experiments, query, ["attributes.start_time ASC"]):
+            try:
+                record = load_record(plan.tracking_uri, run.info.run_id)
+            except CfgtrackError:
+                continue
+            root = (record.get("run") or {}).get("project_root")
+            if root and Path(root).resolve() == folder:
+                return run.info.run_id, record
     return None
 
 
