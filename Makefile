@@ -1,12 +1,13 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   creates .venv, installs cfgtrack, runs the tracked example and shows the record
-#   make test   installs the test extras and runs lint + the whole suite
+#   make test   installs system packages (chromium, postgresql) when missing, the test extras,
+#               then runs lint + the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cfgtrack-installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench clean install system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +31,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks
 	$(VENV)/bin/ruff format --check src tests examples benchmarks
 
-test: lint
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts outputs multirun
