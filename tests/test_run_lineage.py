@@ -361,3 +361,33 @@ def test_environment_facts_as_recorded_on_a_gpu_machine() -> None:
     facts = {fact.name: (fact.left, fact.right, fact.kind) for fact in diff.facts}
     assert facts["gpu"] == ("none", gpu_text({"gpu": gpu}), "changed")
     assert facts["python"] == ("not recorded", "not recorded", "equal")
+
+
+@pytest.mark.server
+def test_filters_and_run_diff_through_a_tracking_server(tmp_path: Path, mlflow_server: str):
+    project = make_project(tmp_path, mlflow_server)
+    experiment = f"lineage-{tmp_path.name}"  # the server is shared by the whole session
+    write(project.root, {"pyproject.toml": f'[tool.cfgtrack]\nexperiment = "{experiment}"\n'})
+    sha = commit(project.root, "name the experiment")
+    assert project.run().returncode == 0
+    assert project.run("env=prod", "model=large").returncode == 0
+    first, second = project.runs(experiment)
+    found = project.cli(
+        "runs", "-e", experiment, "--git-sha", sha[:8], "--clean", "--env", "prod", "-f", "json"
+    )
+    assert [run["run_id"] for run in json.loads(found.stdout)] == [second.info.run_id]
+    digest = first.data.tags["cfgtrack.config_hash"].removeprefix("sha256:")[:10]
+    by_hash = project.cli("runs", "-e", experiment, "--config-hash", digest, "-f", "json")
+    assert [run["run_id"] for run in json.loads(by_hash.stdout)] == [first.info.run_id]
+    compared = project.cli(
+        "diff", f"run:{first.info.run_id}", f"run:{second.info.run_id}", "-f", "json"
+    )
+    assert compared.returncode == 1, compared.stderr
+    document = json.loads(compared.stdout)
+    assert {d["key"] for d in document["differences"]} == {
+        "model.name",
+        "model.lr",
+        "model.layers",
+        "serving.replicas",
+    }
+    assert document["git"]["commit"]["same"] and document["environment"]["packages"]["equal"]
