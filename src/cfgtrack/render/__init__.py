@@ -6,7 +6,7 @@ each format module has a generic part (tables, documents) and the diff's own lay
 
 from __future__ import annotations
 
-import json
+import json as jsonlib  # not ``json``: the submodule cfgtrack.render.json takes that name
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,9 +33,9 @@ def format_value(value: Any, *, width: int | None = None) -> str:
     """
     if isinstance(value, str):
         bare = value and value == value.strip() and not _LOOKS_TYPED.match(value)
-        text = value if bare else json.dumps(value, ensure_ascii=False)
+        text = value if bare else jsonlib.dumps(value, ensure_ascii=False)
     elif value is None or isinstance(value, (bool, int, float, list, dict)):
-        text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+        text = jsonlib.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
     else:
         text = str(value)
     if width is not None and len(text) > width:

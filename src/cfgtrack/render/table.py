@@ -49,10 +49,13 @@ def sectioned_table(
 
 
 def column(header: str, *, wrap: bool = True, fold: bool = False) -> Column:
-    """A column that wraps at spaces (``fold``: anywhere; ``wrap=False``: never breaks)."""
+    """A column that wraps at spaces (``fold``: anywhere; ``wrap=False``: never breaks).
+
+    The header is shown as written: a spec such as ``x[/y].yaml`` is no rich markup."""
+    from rich.markup import escape
     from rich.table import Column
 
-    return Column(header, no_wrap=not wrap, overflow="fold" if fold else "ellipsis")
+    return Column(escape(header), no_wrap=not wrap, overflow="fold" if fold else "ellipsis")
 
 
 def console() -> Console:
