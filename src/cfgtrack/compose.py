@@ -52,7 +52,7 @@ from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.flatten import SEPARATOR, flatten
+from cfgtrack.flatten import SEPARATOR, flatten, leaf_key
 from cfgtrack.resolve import node_value
 
 HYDRA_NODE = "hydra"
@@ -495,17 +495,6 @@ def _choices(known: Mapping[str, Any]) -> dict[str, str]:
 
 def _top_level_configs(files: Mapping[str, bytes]) -> list[str]:
     return sorted(name.removesuffix(".yaml") for name in files if "/" not in name)
-
-
-def leaf_key(segments: Sequence[Any], values: Mapping[str, Any]) -> str:
-    """The flat key holding the nested path ``segments`` (an item of a scalar list belongs to
-    the list's key)."""
-    parts = [str(segment) for segment in segments]
-    for end in range(len(parts), 0, -1):
-        key = SEPARATOR.join(parts[:end])
-        if key in values:
-            return key
-    return SEPARATOR.join(parts)
 
 
 def _interpolated(value: Any, path: tuple[Any, ...], found: list[tuple[Any, ...]]) -> None:

@@ -8,7 +8,7 @@ list gets index segments (``callbacks.0.monitor``). An empty mapping is a leaf (
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 SEPARATOR = "."
@@ -54,3 +54,14 @@ def flatten(tree: Mapping[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str,
 def top_level(path: str) -> str:
     """The first segment of a key path: the section a key belongs to."""
     return path.split(SEPARATOR, 1)[0]
+
+
+def leaf_key(segments: Sequence[Any], flat: Mapping[str, Any]) -> str:
+    """The flat key holding the nested path ``segments`` (an item of a scalar list belongs to
+    the list's key)."""
+    parts = [str(segment) for segment in segments]
+    for end in range(len(parts), 0, -1):
+        key = SEPARATOR.join(parts[:end])
+        if key in flat:
+            return key
+    return SEPARATOR.join(parts)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.flatten import SEPARATOR, flatten
+from cfgtrack.flatten import SEPARATOR, flatten, leaf_key
 from cfgtrack.settings import Settings, load_settings
 
 RUN_PREFIX = "run:"
@@ -272,7 +272,6 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
             f"run {spec.name!r} not found: no MLflow store at {store}; set MLFLOW_TRACKING_URI "
             "or tracking_uri in [tool.cfgtrack]"
         )
-    from cfgtrack.compose import leaf_key
     from cfgtrack.record.config import hashed_view
     from cfgtrack.runstore import load_record
 
