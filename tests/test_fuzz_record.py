@@ -29,8 +29,10 @@ from cfgtrack.flatten import flatten
 from cfgtrack.record.config import capture_config, config_hash
 from cfgtrack.record.record import finish_record, new_record, to_json, write_atomic
 from cfgtrack.redact import MASK, Redactor
+from cfgtrack.settings import Settings
 from cfgtrack.sinks import files
 from cfgtrack.sinks.mlflow import split_params
+from cfgtrack.strict import job_facts
 from fuzzing import fuzz, odd_text, overrides, trees
 
 
@@ -145,6 +147,43 @@ def test_numeric_keys_beside_string_keys_are_recorded(
     record = assert_whole_folder(folder)
     assert record["config"]["resolved"] == {"1": "one", "a": {"2": "two", "b": 3}}
     assert record["config"]["hash"] == config_hash({"1": "one", "a": {"2": "two", "b": 3}})
+
+
+ODD_CFGTRACK_SECTIONS = [
+    {"cfgtrack": [1, 2]},
+    {"cfgtrack": "x"},
+    {"cfgtrack": None},
+    {"cfgtrack": {"strict": [1]}},
+    {"cfgtrack": {"data": 5}},
+]
+
+
+@pytest.mark.parametrize("tree", ODD_CFGTRACK_SECTIONS)
+def test_a_cfgtrack_section_of_any_shape_never_stops_the_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tree: dict
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run_job(TrackingCallback(enabled=False), job_config(tree, tmp_path, []), fail=False)
+
+
+@pytest.mark.xfail(strict=True, reason="the session reads cfgtrack.data from any cfgtrack value")
+@pytest.mark.parametrize(
+    "tree", [{"cfgtrack": [1, 2]}, {"cfgtrack": "x"}, {"cfgtrack": {"data": 5}}]
+)
+def test_a_cfgtrack_section_of_any_shape_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tree: dict
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = job_config(tree, tmp_path, [])
+    folder, warned = run_job(TrackingCallback(enabled=False), config, fail=False)
+    assert warned == []
+    assert_whole_folder(folder)
+
+
+def test_strict_mode_reads_overrides_as_typed(tmp_path: Path) -> None:
+    typed = ["+b=${nope}", "env=prod"]
+    facts = job_facts(job_config({"a": 1}, tmp_path, typed), Settings(tmp_path, tmp_path / "conf"))
+    assert facts.overrides == tuple(typed)
 
 
 @fuzz(60)

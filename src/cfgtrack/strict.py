@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from cfgtrack.documented import DEFAULT_FILE_NAME as DOCUMENTED_FILE_NAME
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.record.config import select_list
 from cfgtrack.settings import Settings
 
 CONFIG_KEY = "cfgtrack.strict"
@@ -58,13 +60,16 @@ def job_facts(config: DictConfig, settings: Settings) -> JobFacts:
         primary_dir=primary,
         config_name=select("hydra.job.config_name"),
         env=choices.get(settings.env_group),
-        overrides=tuple(str(item) for item in select("hydra.overrides.task", []) or []),
+        overrides=tuple(select_list(config, "hydra.overrides.task")),
     )
 
 
 def is_requested(config: DictConfig, requested: bool | None, settings: Settings | None) -> bool:
     """True when the decorator or callback, the settings or the config key ask for strict mode."""
-    key = OmegaConf.select(config, CONFIG_KEY, default=None)
+    try:
+        key = OmegaConf.select(config, CONFIG_KEY, default=None)
+    except OmegaConfBaseException:  # ``cfgtrack`` is a list or a value here: it says nothing
+        key = None
     from_settings = settings is not None and settings.strict
     return bool(requested) or from_settings or key is True or str(key).lower() in {"1", "true"}
 

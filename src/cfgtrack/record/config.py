@@ -53,7 +53,7 @@ def _string_keys(tree: Any) -> Any:
     return tree
 
 
-def _select_list(config: DictConfig, key: str) -> list[str]:
+def select_list(config: DictConfig, key: str) -> list[str]:
     """Hydra's list at ``key`` as written: an override's ``${...}`` is text the user typed, not a
     reference to resolve (and it may not resolve at all)."""
     value = OmegaConf.select(config, key, default=None)
@@ -77,8 +77,8 @@ def capture_config(config: DictConfig) -> dict[str, Any]:
         "resolved": resolved,
         "unresolved": unresolved,
         "unresolved_keys": [key for key in unresolved_keys if top_level(key) != "hydra"],
-        "overrides": _select_list(config, "hydra.overrides.task"),
-        "hydra_overrides": _select_list(config, "hydra.overrides.hydra"),
+        "overrides": select_list(config, "hydra.overrides.task"),
+        "hydra_overrides": select_list(config, "hydra.overrides.hydra"),
         "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},
         "command": [sys.executable, *sys.argv],
         "config_name": OmegaConf.select(config, "hydra.job.config_name", default=None),
