@@ -114,7 +114,6 @@ def test_a_tracked_app_behaves_as_hydra_says_and_records_whole_runs(
     assert not [entry for entry in spool.glob("*") if entry.is_dir()], shown
 
 
-@pytest.mark.xfail(strict=True, reason="@cfgtrack.track adds its own frame to the task's traceback")
 def test_a_failing_task_shows_only_its_own_frames(twins: Project) -> None:
     result = twins.run("behaviour=fail", "hydra.run.dir=fuzz-runs/failing")
     assert "task failed on purpose" in result.stderr

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,19 @@ def _data_literal(data: Any) -> Any:
     return [str(item) for item in data]
 
 
-def _guard_status(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
+@contextmanager
+def _true_status_on_exit() -> Iterator[None]:
     """Give the run its true status when the task ends by interrupt or ``sys.exit``, which
-    Hydra's job callbacks never see."""
-
-    @functools.wraps(task)
-    def guarded(cfg: Any) -> Any:
-        try:
-            return task(cfg)
-        except KeyboardInterrupt as exc:
-            end_open_jobs("KILLED", exc)
-            raise
-        except SystemExit as exc:
-            end_open_jobs("FINISHED" if exc.code in (None, 0) else "FAILED", exc)
-            raise
-
-    return guarded
+    Hydra's job callbacks never see. Wrapping the Hydra call, not the task, keeps the task's
+    tracebacks exactly as ``hydra.main`` shows them."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        end_open_jobs("KILLED", exc)
+        raise
+    except SystemExit as exc:
+        end_open_jobs("FINISHED" if exc.code in (None, 0) else "FAILED", exc)
+        raise
 
 
 def track(
@@ -105,8 +103,6 @@ def track(
     override = callback_override(experiment, data, mlflow, strict)
 
     def decorator(task: Callable[[Any], Any]) -> Callable[..., Any]:
-        guarded = _guard_status(task)
-
         @functools.wraps(task)
         def main(cfg_passthrough: Any = None) -> Any:
             if cfg_passthrough is not None:
@@ -116,16 +112,17 @@ def track(
             if args.experimental_rerun is not None:
                 from hydra._internal.utils import _get_rerun_conf
 
-                return guarded(_get_rerun_conf(args.experimental_rerun, args.overrides))
+                return task(_get_rerun_conf(args.experimental_rerun, args.overrides))
             _check_yaml(task, args.config_path or resolved_path, args.config_dir)
             args.overrides = [*args.overrides, override]
-            _run_hydra(
-                args=args,
-                args_parser=args_parser,
-                task_function=guarded,
-                config_path=resolved_path,
-                config_name=config_name,
-            )
+            with _true_status_on_exit():
+                _run_hydra(
+                    args=args,
+                    args_parser=args_parser,
+                    task_function=task,
+                    config_path=resolved_path,
+                    config_name=config_name,
+                )
             return None
 
         return main
