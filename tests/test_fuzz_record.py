@@ -253,7 +253,6 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_whole(
     assert [item.name for item in path.parent.iterdir()] == ["record.json"]
 
 
-@pytest.mark.xfail(strict=True, reason="write_atomic leaves its temp file's mode 0600")
 def test_a_record_is_as_readable_as_any_file_the_user_writes(tmp_path: Path) -> None:
     plain, atomic = tmp_path / "plain.json", tmp_path / "record.json"
     plain.write_text("{}")

@@ -64,11 +64,25 @@ def to_json(document: Any) -> str:
     return json.dumps(document, indent=2, sort_keys=False, default=str, ensure_ascii=False) + "\n"
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` gives a new file under this process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file and rename, so readers never see half a file."""
+    """Write ``text`` to ``path`` via a temp file and rename, so readers never see half a file.
+
+    The file gets the mode any file the user writes gets (mkstemp's own is 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(handle, _FILE_MODE)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temp, path)
