@@ -189,10 +189,11 @@ def test_a_table_after_json_in_one_process(in_project: Path) -> None:
         assert_clean(run_cli(*args), args)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py shows typer's own click usage errors as tracebacks")
 @pytest.mark.parametrize(
     "args",
     [["diff", "staging", "prod", "--format", "xml"], ["diff", "staging"], ["diff", "-x", "prod"]],
 )
-def test_usage_errors_not_yet_caught(in_project: Path, args: list[str]) -> None:
-    assert run_cli(*args).code == 2
+def test_usage_errors_are_one_line_and_exit_2(in_project: Path, args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.code == 2
+    assert_clean(result, args)
