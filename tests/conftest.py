@@ -215,3 +215,21 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def _restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from servers import RestartableMlflowServer
+
+    server = RestartableMlflowServer(tmp_path_factory.mktemp("restartable-server"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def restartable_server(_restartable_server):
+    """A real ``mlflow server`` on 127.0.0.1 that a test may kill and start again (same port,
+    same store); it is running when each test starts."""
+    _restartable_server.ensure_running()
+    return _restartable_server

@@ -18,6 +18,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from cfgtrack.delivery import ParentRef
 from cfgtrack.redact import redact_hydra_files
 from cfgtrack.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.strict import enforce as enforce_strict
@@ -38,7 +39,7 @@ class TrackingCallback(Callback):
         self.options = TrackOptions(
             experiment=experiment, data=data or (), enabled=enabled, strict=strict
         )
-        self.parent_run_id: str | None = None
+        self.parent: ParentRef | None = None  # the sweep's run, for its jobs
         self._sweep: SweepSession | None = None
         self._job: JobSession | None = None
 
@@ -46,7 +47,7 @@ class TrackingCallback(Callback):
         enforce_strict(config, self.options.strict, job=False)
         try:
             self._sweep = SweepSession(self.options)
-            self.parent_run_id = self._sweep.start(config)
+            self.parent = self._sweep.start(config)
         except Exception as exc:
             _warn("starting the sweep record", exc)
 
@@ -70,7 +71,7 @@ class TrackingCallback(Callback):
             _warn("masking secrets in Hydra's saved config", exc)
         enforce_strict(config, self.options.strict)
         try:
-            self._job = JobSession(self.options, self.parent_run_id)
+            self._job = JobSession(self.options, self.parent)
             _ACTIVE_JOB["session"] = self._job
             self._job.start(config)
         except Exception as exc:

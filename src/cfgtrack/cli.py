@@ -15,7 +15,7 @@ import typer
 
 from cfgtrack.errors import CfgtrackError
 
-COMMAND_MODULES = ("runs", "diff", "stale", "history", "review", "report", "reproduce")
+COMMAND_MODULES = ("runs", "diff", "stale", "history", "review", "report", "sync", "reproduce")
 
 app = typer.Typer(
     name="cfgtrack",

@@ -14,12 +14,14 @@ import os
 import signal
 import threading
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cfgtrack.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.config import capture_config, config_hash
 from cfgtrack.record.record import finish_record, new_record
 from cfgtrack.redact import Redactor
@@ -134,7 +136,8 @@ class Session:
         self.options = options
         self.record: dict[str, Any] | None = None
         self.folder: Path | None = None
-        self.mlflow_run: Any = None
+        self.parent: ParentRef | None = None
+        self.delivery: Delivery | None = None
         self.finished = False
         self.redactor = Redactor()
 
@@ -145,16 +148,36 @@ class Session:
         )
         return settings
 
-    def _open_mlflow(self, settings: Settings, config: DictConfig) -> Any:
-        from cfgtrack.sinks.mlflow import MlflowRun
-
+    def _deliver(
+        self,
+        settings: Settings,
+        config: DictConfig,
+        tags: dict[str, str],
+        params: dict[str, str],
+        extra_tags: dict[str, str],
+        views: dict[str, str],
+        active: bool,
+    ) -> None:
+        """Send the run to MLflow through the spool (see ``cfgtrack.delivery``); the record
+        learns the run's MLflow address when it got there."""
+        record = self.record
         experiment = (
             self.options.experiment
             or settings.experiment
             or OmegaConf.select(config, "hydra.job.config_name", default=None)
             or "Default"
         )
-        return MlflowRun(settings.resolved_tracking_uri(), experiment)
+        plan = RunPlan(run_name(record), tags, params, extra_tags, record["data"], views)
+        self.delivery = Delivery(
+            settings, settings.resolved_tracking_uri(), experiment, record, self.parent
+        )
+        address = self.delivery.open(plan, active)
+        if address is not None:
+            record["run"]["mlflow"] = {
+                **address,
+                "tracking_uri": self.redactor.text(address["tracking_uri"]),
+            }
+            files.write_folder(self.folder, {files.RECORD: files.to_json(record)})
 
     def _register(self) -> None:
         with _STATE.lock:
@@ -173,19 +196,14 @@ class Session:
             return
         finish_record(self.record, status, self.redactor.error(_error_of(exc)))
         final = files.final_views(self.record)
-        changed = list(final)
         try:
             files.write_folder(self.folder, final)
         except Exception as error:
             _warn("writing the run folder", error)
-        if self.mlflow_run is None:
+        if self.delivery is None:
             return
         try:
-            self.mlflow_run.log_files(self.folder, changed)
-        except Exception as error:
-            _warn("uploading the record to MLflow", error)
-        try:
-            self.mlflow_run.end(status)
+            self.delivery.close(status, self.record["run"]["end_time"], final)
         except Exception as error:
             _warn("ending the MLflow run", error)
 
@@ -193,9 +211,9 @@ class Session:
 class JobSession(Session):
     """One Hydra job recorded as one run."""
 
-    def __init__(self, options: TrackOptions, parent_run_id: str | None = None) -> None:
+    def __init__(self, options: TrackOptions, parent: ParentRef | None = None) -> None:
         super().__init__(options)
-        self.parent_run_id = parent_run_id
+        self.parent = parent
 
     def start(self, config: DictConfig) -> None:
         settings = self._settings(config)
@@ -218,42 +236,30 @@ class JobSession(Session):
         self._write_and_log(settings, config)
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
-        record = self.record
+        views = files.views(self.record)
         try:
-            files.write_folder(self.folder, files.views(record))
+            files.write_folder(self.folder, views)
         except Exception as exc:
             _warn("writing the run folder", exc)
         if not self.mlflow_enabled:
             return
         try:
-            self._log_to_mlflow(settings, config)
+            self._log_to_mlflow(settings, config, views)
         except Exception as exc:
             _warn("logging to MLflow", exc)
 
-    def _log_to_mlflow(self, settings: Settings, config: DictConfig) -> None:
+    def _log_to_mlflow(self, settings: Settings, config: DictConfig, views: dict[str, str]) -> None:
         from cfgtrack.sinks.mlflow import split_params, unlogged_note
 
         record = self.record
-        run = self._open_mlflow(settings, config)
-        tags = run_tags(record, settings)
-        run.start(run_name(record), tags, self.parent_run_id, active=True)
-        self.mlflow_run = run
-        record["run"]["mlflow"] = {
-            "tracking_uri": self.redactor.text(run.tracking_uri),
-            "experiment": run.experiment,
-            "experiment_id": run.experiment_id,
-            "run_id": run.run_id,
-            "parent_run_id": self.parent_run_id,
-        }
         params, unlogged = split_params(record["config"]["resolved"])
         extra_tags = {}
         if unlogged:
             extra_tags["cfgtrack.unlogged_params"] = unlogged_note(unlogged)
-            files.write_folder(self.folder, {files.UNLOGGED: files.to_json(unlogged)})
-        run.log_params_and_tags(params, extra_tags)
-        run.log_datasets(record["data"])
-        files.write_folder(self.folder, {files.RECORD: files.to_json(record)})
-        run.log_folder(self.folder)
+            views = {**views, files.UNLOGGED: files.to_json(unlogged)}
+            files.write_folder(self.folder, {files.UNLOGGED: views[files.UNLOGGED]})
+        tags = run_tags(record, settings)
+        self._deliver(settings, config, tags, params, extra_tags, views, active=True)
 
 
 class SweepSession(Session):
@@ -261,7 +267,8 @@ class SweepSession(Session):
 
     role = "sweep"
 
-    def start(self, config: DictConfig) -> str | None:
+    def start(self, config: DictConfig) -> ParentRef | None:
+        """Record the sweep; what its jobs need to name it as their parent run."""
         settings = self._settings(config)
         self.redactor = Redactor(settings.redact_keys)
         captured = self.redactor.config(capture_config(config))
@@ -276,42 +283,26 @@ class SweepSession(Session):
         self.record = self.redactor.rest_of_record(record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
+        views = files.views(self.record)
         try:
-            files.write_folder(self.folder, files.views(self.record))
+            files.write_folder(self.folder, views)
         except Exception as exc:
             _warn("writing the sweep folder", exc)
         if not self.mlflow_enabled:
             return None
         try:
-            run = self._open_mlflow(settings, config)
             tags = run_tags(self.record, settings)
             tags["cfgtrack.sweep"] = "true"
             tags.pop("cfgtrack.config_hash", None)
-            run.start(run_name(self.record), tags, None, active=False)
-            self.mlflow_run = run
-            self.record["run"]["mlflow"] = {
-                "tracking_uri": self.redactor.text(run.tracking_uri),
-                "experiment": run.experiment,
-                "experiment_id": run.experiment_id,
-                "run_id": run.run_id,
-                "parent_run_id": None,
-            }
-            files.write_folder(self.folder, {files.RECORD: files.to_json(self.record)})
-            run.log_folder(self.folder)
-            return run.run_id
+            self._deliver(settings, config, tags, {}, {}, views, active=False)
         except Exception as exc:
             _warn("starting the sweep's MLflow run", exc)
             return None
+        return ParentRef(self.record["run"]["local_id"], self.delivery.run_id)
 
     def children_failed(self) -> bool:
-        """True when any job of the sweep ended FAILED or KILLED (asked of MLflow)."""
-        if self.mlflow_run is None:
-            return False
-        runs = self.mlflow_run.client.search_runs(
-            [self.mlflow_run.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.mlflow_run.run_id}'",
-        )
-        return any(run.info.status in ("FAILED", "KILLED") for run in runs)
+        """True when any job of the sweep ended FAILED or KILLED (in the spool or MLflow)."""
+        return self.delivery is not None and self.delivery.children_failed()
 
 
 def _run_section(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
@@ -322,6 +313,7 @@ def _run_section(config: DictConfig, settings: Settings, role: str) -> dict[str,
         output_dir = OmegaConf.select(config, "hydra.runtime.output_dir", default=None)
     return {
         "role": role,
+        "local_id": uuid.uuid4().hex,  # the run's id before (and without) MLflow
         "mode": str(mode.name if hasattr(mode, "name") else mode) if mode is not None else None,
         "job_name": OmegaConf.select(config, "hydra.job.name", default=None),
         "job_num": OmegaConf.select(config, "hydra.job.num", default=None)

@@ -6,6 +6,7 @@ once and the CLI, the decorator and CI all agree.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -43,18 +44,20 @@ DEFAULT_ENV_ALLOWLIST = (
     "CONDA_DEFAULT_ENV",
 )
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([dwy]|days?|weeks?|years?)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``365d``, ``52w``, ``1y`` or a bare number of days into a timedelta."""
+    """Parse ``365d``, ``52w``, ``1y`` (or ``30s``, ``10m``, ``2h``) or a bare number of days."""
     match = _DURATION.match(str(text))
     if not match:
         raise CfgtrackError(
-            f"cannot read duration {text!r}: write days, weeks or years, e.g. 365d, 52w, 1y"
+            f"cannot read duration {text!r}: write days, weeks or years, e.g. 365d, 52w, 1y "
+            "(or seconds, minutes, hours: 30s, 10m, 2h)"
         )
     count, unit = int(match.group(1)), (match.group(2) or "d")[0]
-    return timedelta(days=count * {"d": 1, "w": 7, "y": 365}[unit])
+    return timedelta(seconds=count * _UNIT_SECONDS[unit])
 
 
 def _truthy(text: str) -> bool:
@@ -79,6 +82,9 @@ class Settings:
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
+    tracking_timeout: float = 5.0
+    heartbeat_interval: float = 30.0
+    spool_dir: Path | None = None
     source: Path | None = None
 
     @property
@@ -94,6 +100,11 @@ class Settings:
         if self.tracking_uri:
             return self.tracking_uri
         return default_tracking_uri(self.root)
+
+    @property
+    def spool(self) -> Path:
+        """Where runs wait for MLflow: ``spool_dir``, else ``<project root>/.cfgtrack/spool``."""
+        return self.spool_dir or self.root / ".cfgtrack" / "spool"
 
     @property
     def artifact_root(self) -> Path:
@@ -143,8 +154,9 @@ _STRING_KEYS = {
 }
 _BOOL_KEYS = {"mlflow", "strict"}
 _LIST_KEYS = {"env_allowlist", "redact_keys"}
-_PATH_KEYS = {"data_cache"}
-_KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS
+_PATH_KEYS = {"data_cache", "spool_dir"}
+_NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
+_KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
 
 
 def _read_table(pyproject: Path) -> dict[str, Any]:
@@ -171,12 +183,28 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
         isinstance(value, list) and all(isinstance(item, str) for item in value)
     ):
         raise CfgtrackError(f"{where}: must be a list of strings, got {value!r}")
+    if key in _NUMBER_KEYS:
+        value = _seconds(where, value, positive=key == "tracking_timeout")
     if key == "stale_after":
         try:
             parse_duration(value)
         except CfgtrackError as exc:
             raise CfgtrackError(f"{where}: {exc}") from None
     return value
+
+
+def _seconds(where: str, value: Any, positive: bool) -> float:
+    """A number of seconds: ``>= 0``, or ``> 0`` when ``positive``; text from the environment."""
+    seconds = None
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0 or (positive and not seconds):
+        bound = "greater than 0" if positive else "0 or more"
+        raise CfgtrackError(f"{where}: must be a number of seconds {bound}, got {value!r}")
+    return seconds
 
 
 def _from_environment() -> dict[str, Any]:
@@ -216,7 +244,7 @@ def load_settings(start: Path | str | None = None, *, root: Path | str | None = 
         if item.name not in values:
             continue
         value = values[item.name]
-        if item.name in {"config_dir", "data_cache"}:
+        if item.name in {"config_dir", "data_cache", "spool_dir"}:
             value = (base / Path(value).expanduser()).resolve()
         elif item.name in _LIST_KEYS:
             value = tuple(value)

@@ -47,13 +47,18 @@ def new_record(
     }
 
 
-def finish_record(record: dict[str, Any], status: str, error: dict[str, Any] | None) -> None:
-    """Set the final status, end time, duration and error of a record in place."""
+def finish_record(
+    record: dict[str, Any],
+    status: str,
+    error: dict[str, Any] | None,
+    end_time: str | None = None,
+) -> None:
+    """Set the final status, end time (default: now), duration and error of a record in place."""
     if status not in STATUSES:
         raise ValueError(f"unknown run status {status!r}")
     run = record["run"]
     run["status"] = status
-    run["end_time"] = now_iso()
+    run["end_time"] = end_time or now_iso()
     start = datetime.fromisoformat(run["start_time"])
     run["duration_s"] = round((datetime.fromisoformat(run["end_time"]) - start).total_seconds(), 3)
     run["error"] = error

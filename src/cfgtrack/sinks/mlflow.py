@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import mlflow
-from mlflow.entities import Dataset, DatasetInput, InputTag, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Param, Run, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import (
@@ -24,11 +23,15 @@ from mlflow.utils.validation import (
     _validate_param_name,
 )
 
+from cfgtrack.bounded import is_remote
 from cfgtrack.flatten import flatten
 from cfgtrack.retry import retry_transient, store_setup_lock
 from cfgtrack.sinks.files import FOLDER, UNLOGGED
 
 DIGEST_LENGTH = 32
+LOCAL_ID_TAG = "cfgtrack.local_id"
+HEARTBEAT_TAG = "cfgtrack.heartbeat"
+HEARTBEAT_INTERVAL_TAG = "cfgtrack.heartbeat_interval"
 
 
 def param_value(value: Any) -> str:
@@ -118,39 +121,52 @@ def _fits_tag(value: str) -> bool:
 
 
 class MlflowRun:
-    """One MLflow run written from a record; the run is the fluent API's active run for jobs."""
+    """The MLflow side of one run: created once (and found again by its local id), then written
+    step by step; every step may be repeated without harm."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
-        mlflow.set_tracking_uri(tracking_uri)
         with store_setup_lock(tracking_uri):  # the client opens the store
             self.client = retry_transient(MlflowClient)(tracking_uri)
             self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
         self.run_id: str | None = None
-        self.active = False
+        self.run: Run | None = None
+
+    def use(self, run: Run) -> Run:
+        self.run, self.run_id = run, run.info.run_id
+        return run
+
+    @retry_transient
+    def get(self, run_id: str) -> Run | None:
+        """The run ``run_id``, or None when it does not exist (any more)."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return run if run.info.lifecycle_stage == "active" else None
+
+    @retry_transient
+    def find(self, local_id: str) -> Run | None:
+        """The run cfgtrack created for ``local_id`` earlier, if any (tag ``cfgtrack.local_id``)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{LOCAL_ID_TAG}` = '{local_id}'",
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1,
+        )
+        return runs[0] if runs else None
 
     @retry_transient(idempotent=False)
-    def start(
-        self, run_name: str, tags: dict[str, str], parent_run_id: str | None, active: bool
-    ) -> str:
-        """Create the run. ``active`` makes it the fluent active run, so the task's own
-        ``mlflow.log_metric`` calls land in it."""
+    def create(self, run_name: str, tags: dict[str, str], start_ms: int | None) -> Run:
+        """A new run with its original start time."""
         tags = {key: value for key, value in tags.items() if _fits_tag(value)}
-        if active:
-            run = mlflow.start_run(
-                experiment_id=self.experiment_id,
-                run_name=run_name,
-                parent_run_id=parent_run_id,
-                tags=tags,
-            )
-            self.active = True
-        else:
-            if parent_run_id:
-                tags["mlflow.parentRunId"] = parent_run_id
-            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
-        self.run_id = run.info.run_id
-        return self.run_id
+        run = self.client.create_run(
+            self.experiment_id, start_time=start_ms, tags=tags, run_name=run_name
+        )
+        return self.use(run)
 
     @retry_transient
     def log_params_and_tags(self, params: dict[str, str], tags: dict[str, str]) -> None:
@@ -172,21 +188,62 @@ class MlflowRun:
             self.client.log_inputs(self.run_id, datasets=inputs)
 
     @retry_transient
-    def log_folder(self, folder: Path) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), FOLDER)
-
-    @retry_transient
     def log_files(self, folder: Path, names: Iterable[str]) -> None:
         for name in names:
             self.client.log_artifact(self.run_id, str(folder / name), FOLDER)
 
     @retry_transient
-    def end(self, status: str) -> None:
-        if self.active and mlflow.active_run() and mlflow.active_run().info.run_id == self.run_id:
-            mlflow.end_run(status)
-        else:
-            self.client.set_terminated(self.run_id, status)
-        self.active = False
+    def end(self, status: str, end_ms: int | None) -> None:
+        """The final status, with the run's original end time."""
+        self.client.set_terminated(self.run_id, status, end_time=end_ms)
+
+
+def context_tags(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` over MLflow's own run context (user, source, git), as ``mlflow.start_run`` adds
+    it; resolved in the run's process, so a run uploaded later carries the same tags."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return {key: str(value) for key, value in resolve_tags(tags).items()}
+
+
+def activate(run: Run) -> None:
+    """Make ``run`` this thread's fluent active run, so the task's own ``mlflow.log_metric``
+    calls land in it. ``mlflow.start_run(run_id=...)`` would ask the server again, from the
+    task's thread and with MLflow's minutes of retries, which is what cfgtrack must not do."""
+    from mlflow.tracking import fluent
+
+    fluent._active_run_stack.get().append(fluent.ActiveRun(run))
+
+
+def deactivate(run_id: str) -> None:
+    """Take ``run_id`` off this thread's fluent run stack, without a server call."""
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    stack[:] = [run for run in stack if run.info.run_id != run_id]
+
+
+def set_tag_now(tracking_uri: str, run_id: str, key: str, value: str, timeout: float) -> None:
+    """One tag write that gives up after ``timeout`` seconds, never retried (heartbeats):
+    over HTTP with explicit bounds, so it neither waits out MLflow's retries nor changes
+    the retry settings the task's own MLflow calls use."""
+    if not is_remote(tracking_uri):
+        MlflowClient(tracking_uri).set_tag(run_id, key, value)
+        return
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+    endpoint = "/api/2.0/mlflow/runs/set-tag"
+    response = http_request(
+        get_default_host_creds(tracking_uri),
+        endpoint,
+        "POST",
+        max_retries=0,
+        backoff_factor=0,
+        timeout=timeout,
+        json={"run_id": run_id, "key": key, "value": value},
+    )
+    verify_rest_response(response, endpoint)
 
 
 def unlogged_note(unlogged: dict[str, str]) -> str:
