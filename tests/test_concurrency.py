@@ -243,6 +243,32 @@ def test_retries_stop_within_their_bound_and_raise_the_last_error(tmp_path: Path
     holder.rollback()
 
 
+def test_a_lost_race_to_create_the_same_row_is_retried_and_finds_the_winners_row(tmp_path):
+    """MLflow's get-or-create of a dataset: look the row up, insert it if missing. Another
+    writer inserts it in between; the retry finds that row instead of failing the run."""
+    path = tmp_path / "datasets.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE datasets (name TEXT UNIQUE, uuid TEXT)")
+    attempts = []
+
+    @retry_transient
+    def dataset_uuid(name: str) -> str:
+        attempts.append(name)
+        with sqlite3.connect(path) as connection:
+            found = connection.execute("SELECT uuid FROM datasets WHERE name = ?", (name,))
+            row = found.fetchone()
+            if row:
+                return row[0]
+            if len(attempts) == 1:  # the other job's insert lands between look-up and insert
+                with sqlite3.connect(path) as winner:
+                    winner.execute("INSERT INTO datasets VALUES (?, 'winner')", (name,))
+            connection.execute("INSERT INTO datasets VALUES (?, 'mine')", (name,))
+            return "mine"
+
+    assert dataset_uuid("train") == "winner"
+    assert len(attempts) == 2
+
+
 def test_an_unreachable_server_and_a_wrong_request_are_not_retried(tmp_path, monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient

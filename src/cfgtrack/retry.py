@@ -2,10 +2,11 @@
 the first opening of a database store.
 
 Eight jobs of a sweep write to one store at once. SQLite then answers "database is locked" now
-and then, a tracking server answers 5xx or drops a connection while it is busy: such errors are
-retried a few times with jittered backoff (tenacity), for at most ``RETRY_SECONDS``, so tracking
-never holds up training for long. An unreachable or hanging server is not transient here: that
-error surfaces at once, for the caller's outage handling.
+and then, two jobs insert the same dataset row at once, a tracking server answers 5xx or drops a
+connection while it is busy: such errors are retried a few times with jittered backoff
+(tenacity), for at most ``RETRY_SECONDS``, so tracking never holds up training for long. An
+unreachable or hanging server is not transient here: that error surfaces at once, for the
+caller's outage handling.
 
 MLflow creates the tables of a fresh database (and runs its migrations) in whichever process
 opens the store first, without any lock; several processes doing that at once break each other
@@ -33,8 +34,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_before_delay,
+    wait_exponential_jitter,
     wait_fixed,
-    wait_random_exponential,
 )
 
 try:
@@ -51,9 +52,13 @@ RETRY_SECONDS = 6.0
 SETUP_LOCK_SECONDS = 60.0
 DATABASE_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 
-# Errors after which the store has written nothing, so that any call may be repeated.
+# Errors after which the store has written nothing (its transaction rolled back), so that any
+# call may be repeated: a busy database, a server's 5xx answer, and a unique-key race between
+# writers that create the same row at once (MLflow looks a dataset or an experiment up, then
+# inserts it: of eight jobs logging one dataset, some lose; their retry finds the row).
 _NOTHING_WRITTEN = re.compile(
     r"database is locked|database table is locked|SQLITE_BUSY|deadlock detected"
+    r"|UNIQUE constraint failed|duplicate key value violates unique constraint"
     r"|TEMPORARILY_UNAVAILABLE|too many (?:429|5\d\d) error responses|\b50[234] Server Error",
     re.IGNORECASE,
 )
@@ -65,13 +70,15 @@ _CONNECTION_DROPPED = re.compile(
 
 
 def _messages(exc: BaseException) -> Iterator[str]:
-    """The exception and its causes, each as ``Type: message`` plus an MLflow error code."""
+    """The exception and its explicit causes (``raise ... from``), each as ``Type: message``
+    plus an MLflow error code. Not the exceptions it was raised while handling: MLflow answers a
+    changed param value with its own error raised while handling a unique-key violation."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield f"{type(current).__name__}: {current} {getattr(current, 'error_code', '')}"
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
 
 
 def is_transient(exc: BaseException, idempotent: bool = True) -> bool:
@@ -102,7 +109,7 @@ def retry_transient(func: F | None = None, *, idempotent: bool = True) -> Any:
     policy = retry(
         retry=retry_if_exception(lambda exc: is_transient(exc, idempotent)),
         stop=stop_after_attempt(RETRY_ATTEMPTS) | stop_before_delay(RETRY_SECONDS),
-        wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        wait=wait_exponential_jitter(initial=0.2, max=2.0, jitter=0.2),  # 0.2, 0.4, 0.8, 1.6 s
         before_sleep=before_sleep_log(log, logging.DEBUG),
         reraise=True,
     )
