@@ -67,20 +67,20 @@ BAD_SPECS = (
     "n" * 300,
     "n" * 300 + "@HEAD",
 )
-# Arguments and options click itself accepts; what they say is for cfgtrack to judge. (What click
-# rejects: an argument that looks like an option, --format xml, a missing argument, is in
-# test_usage_errors_not_yet_caught.)
 specs = st.one_of(
     st.sampled_from(GOOD_SPECS),
     st.sampled_from(GOOD_SPECS),
     st.sampled_from(BAD_SPECS),
-    odd_text.filter(lambda text: "\x00" not in text and not text.startswith("-")),
+    odd_text.filter(lambda text: "\x00" not in text),  # a command line cannot hold NUL
 )
 options = st.one_of(
-    st.tuples(st.sampled_from(["--format", "-f"]), st.sampled_from(["table", "json", "md"])),
+    st.tuples(
+        st.sampled_from(["--format", "-f"]),
+        st.sampled_from(["table", "json", "md", "xml", "JSON", ""]),
+    ),
     st.tuples(
         st.just("--rtol"),
-        st.sampled_from(["0", "0.5", "1e-9", "-1", "nan", "inf", "-inf", "1e400"]),
+        st.sampled_from(["0", "0.5", "1e-9", "-1", "nan", "inf", "-inf", "1e400", "abc", ""]),
     ),
     st.tuples(st.sampled_from(["--exclude", "-x"]), st.one_of(odd_text, st.just("serving.*"))),
     st.tuples(st.sampled_from(["--override", "-o"]), overrides),
@@ -90,8 +90,12 @@ options = st.one_of(
         st.just("--documented"),
         st.sampled_from(["conf/cfgtrack-diff.yaml", "documented-bad.yaml", "plain.yaml", "x"]),
     ),
-    st.sampled_from([("--only-undocumented",), ("--all",), ("--ignore-order",)]),
+    st.sampled_from(
+        [("--only-undocumented",), ("--all",), ("--ignore-order",), ("--nope",), ("-z",)]
+    ),
 )
+# Mostly the two sides diff takes; now and then too few or too many.
+positional = st.one_of(st.lists(specs, min_size=2, max_size=2), st.lists(specs, max_size=3))
 
 
 def assert_clean(result: Invocation, args: list[str]) -> None:
@@ -135,11 +139,11 @@ def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @fuzz(300)
-@given(left=specs, right=specs, chosen=st.lists(options, max_size=4))
+@given(sides=positional, chosen=st.lists(options, max_size=4))
 def test_any_diff_command_line_compares_or_says_why(
-    in_project: Path, left: str, right: str, chosen: list[tuple[str, ...]]
+    in_project: Path, sides: list[str], chosen: list[tuple[str, ...]]
 ) -> None:
-    args = ["diff", left, right, *(part for option in chosen for part in option)]
+    args = ["diff", *sides, *(part for option in chosen for part in option)]
     assert_clean(run_cli(*args), args)
 
 
