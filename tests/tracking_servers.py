@@ -15,11 +15,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from conftest import free_port
+from servers import wait_healthy
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 
@@ -34,22 +33,6 @@ def postgres_bin_dir() -> Path | None:
         key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
     )
     return Path(found[-1]).parent if found else None
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
-    """Poll ``url`` until it answers 200; raise with the server's log if it dies or stalls."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"server did not start:\n{log.read_text()[-5000:]}")
-        time.sleep(0.5)
 
 
 class PostgresCluster:
@@ -139,9 +122,17 @@ class MlflowServer:
         log = self.base / "server.log"
         with log.open("w") as output:
             self.process = subprocess.Popen(
-                self.command, stdout=output, stderr=subprocess.STDOUT, cwd=self.base
+                self.command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=self.base,
+                env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )
-        wait_until_up(f"{self.url}/health", self.process, log)
+        try:
+            wait_healthy(self.url, self.process, log, timeout=180)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
