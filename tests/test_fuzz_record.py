@@ -166,7 +166,6 @@ def test_a_cfgtrack_section_of_any_shape_never_stops_the_job(
     run_job(TrackingCallback(enabled=False), job_config(tree, tmp_path, []), fail=False)
 
 
-@pytest.mark.xfail(strict=True, reason="the session reads cfgtrack.data from any cfgtrack value")
 @pytest.mark.parametrize(
     "tree", [{"cfgtrack": [1, 2]}, {"cfgtrack": "x"}, {"cfgtrack": {"data": 5}}]
 )
@@ -178,6 +177,20 @@ def test_a_cfgtrack_section_of_any_shape_is_recorded(
     folder, warned = run_job(TrackingCallback(enabled=False), config, fail=False)
     assert warned == []
     assert_whole_folder(folder)
+
+
+def test_data_named_in_the_callback_config_is_fingerprinted_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "train.csv").write_text("x,y\n1,2\n")
+    data = OmegaConf.create({"train": "train.csv"})  # as Hydra instantiates the callback
+    config = job_config({"a": 1}, tmp_path, [])
+    folder, warned = run_job(TrackingCallback(enabled=False, data=data), config, fail=False)
+    assert warned == []
+    [entry] = assert_whole_folder(folder)["data"]
+    assert entry["name"] == "train" and entry["path"] == str(tmp_path / "train.csv")
+    assert entry["sha256"]
 
 
 def test_strict_mode_reads_overrides_as_typed(tmp_path: Path) -> None:

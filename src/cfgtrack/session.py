@@ -15,6 +15,7 @@ import signal
 import threading
 import traceback
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,17 @@ def project_settings(config: DictConfig) -> Settings:
 def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, str]:
     """Data paths from the decorator and from the config key ``cfgtrack.data`` (list or map)."""
     declared: dict[str, str] = {}
-    for source in (options.data, (resolved.get("cfgtrack") or {}).get("data")):
+    section = resolved.get("cfgtrack")
+    in_config = section.get("data") if isinstance(section, Mapping) else None
+    for source in (options.data, in_config):
         if not source:
             continue
-        if isinstance(source, dict):
+        if isinstance(source, Mapping):  # a DictConfig too, as Hydra passes the callback's
             declared.update({str(k): str(v) for k, v in source.items()})
-        elif isinstance(source, (str, os.PathLike)):
-            declared[Path(source).name] = str(source)
-        else:
+        elif isinstance(source, Iterable) and not isinstance(source, (str, bytes)):
             declared.update({Path(str(p)).name: str(p) for p in source})
+        else:  # one path
+            declared[Path(str(source)).name] = str(source)
     return declared
 
 
