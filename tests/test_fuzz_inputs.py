@@ -190,13 +190,12 @@ def toml_value(value: Any) -> str:
     return repr(value)  # int, float (inf and nan are spelled as in Python)
 
 
-# Not generated until settings.py turns them into input errors: stale_after too large for a
-# timedelta (OverflowError), paths holding a NUL byte (ValueError), "~user" paths for users that
-# do not exist (RuntimeError). test_settings_input_errors_not_yet_caught names them.
 setting_text = st.one_of(
     st.sampled_from(["365d", "52w", "1y", "10m", "0", "d", "-1d", "1.5d", "conf", "", "."]),
-    odd_text.filter(lambda text: "\x00" not in text and not text.startswith("~")),
+    st.sampled_from(["99999999999999999d", "9" * 5000, "~no-such-user-cfgtrack/x", "conf\x00"]),
+    odd_text,
 )
+environment_text = setting_text.filter(lambda text: "\x00" not in text)  # no NUL in os.environ
 setting_values = st.one_of(
     setting_text,
     st.booleans(),
@@ -213,7 +212,7 @@ setting_values = st.one_of(
     table=st.dictionaries(st.sampled_from(SETTING_NAMES), setting_values, max_size=5),
     environ=st.dictionaries(
         st.sampled_from(["CFGTRACK_STALE_AFTER", "CFGTRACK_TRACKING_TIMEOUT", "CFGTRACK_MLFLOW"]),
-        setting_text,
+        environment_text,
         max_size=2,
     ),
 )
@@ -239,20 +238,25 @@ def test_any_settings_table_loads_or_says_why(
         assert settings.config_dir.is_absolute() and settings.data_cache.is_absolute()
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py lets these escape as other exceptions")
 @pytest.mark.parametrize(
-    "table",
+    ("text", "expected"),
     [
-        'stale_after = "99999999999999999d"',
-        'config_dir = "conf\\u0000"',
-        'data_cache = "~no-such-user-cfgtrack/cache.json"',
-        "tool = 3",
+        (b'[tool.cfgtrack]\nstale_after = "99999999999999999d"\n', "is too long"),
+        (b'[tool.cfgtrack]\nconfig_dir = "conf\\u0000"\n', "not a usable path"),
+        (b'[tool.cfgtrack]\ndata_cache = "~no-such-user-cfgtrack/c.json"\n', "not a usable path"),
+        (b"[tool.cfgtrack]\nexperiment = '\xff'\n", "not UTF-8 text"),
     ],
 )
-def test_settings_input_errors_not_yet_caught(tmp_path: Path, table: str) -> None:
-    header = "" if table.startswith("tool") else "[tool.cfgtrack]\n"
-    (tmp_path / "pyproject.toml").write_text(header + table + "\n")
-    outcome(load_settings, tmp_path, root=tmp_path)
+def test_unusable_settings_are_one_clear_line(tmp_path: Path, text: bytes, expected: str) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(text)
+    with pytest.raises(CfgtrackError, match=expected) as caught:
+        load_settings(tmp_path, root=tmp_path)
+    clean_error(caught.value)
+
+
+def test_a_tool_value_that_is_no_table_holds_no_settings(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("tool = 3\n")
+    assert load_settings(tmp_path, root=tmp_path).config_name == "config"
 
 
 # -- documented differences --------------------------------------------------------------------

@@ -56,8 +56,11 @@ def parse_duration(text: str) -> timedelta:
             f"cannot read duration {text!r}: write days, weeks or years, e.g. 365d, 52w, 1y "
             "(or seconds, minutes, hours: 30s, 10m, 2h)"
         )
-    count, unit = int(match.group(1)), (match.group(2) or "d")[0]
-    return timedelta(seconds=count * _UNIT_SECONDS[unit])
+    unit = (match.group(2) or "d")[0]
+    try:
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[unit])
+    except (OverflowError, ValueError):  # beyond what a timedelta (or an int) holds
+        raise CfgtrackError(f"duration {text!r} is too long; keep it under 10000 years") from None
 
 
 def _truthy(text: str) -> bool:
@@ -161,10 +164,13 @@ _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
 
 def _read_table(pyproject: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CfgtrackError(f"{pyproject}: not UTF-8 text ({exc.reason}); fix the file") from None
     except tomllib.TOMLDecodeError as exc:
         raise CfgtrackError(f"{pyproject}: not valid TOML ({exc}); fix the file") from None
-    table = data.get("tool", {}).get("cfgtrack", {})
+    tool = data.get("tool", {})
+    table = tool.get("cfgtrack", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise CfgtrackError(f"{pyproject}: [tool.cfgtrack] must be a table")
     return table
@@ -185,6 +191,11 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
         raise CfgtrackError(f"{where}: must be a list of strings, got {value!r}")
     if key in _NUMBER_KEYS:
         value = _seconds(where, value, positive=key == "tracking_timeout")
+    if key in _PATH_KEYS or key == "config_dir":
+        try:
+            Path(value).expanduser().resolve()
+        except (RuntimeError, ValueError, OSError) as exc:  # "~nobody/x", a NUL byte
+            raise CfgtrackError(f"{where}: not a usable path ({exc}); fix the path") from None
     if key == "stale_after":
         try:
             parse_duration(value)
