@@ -154,7 +154,7 @@ def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str,
         [Composition("prod")],
         rev=rev,
         cache=cache,
-        workers=workers or None,
+        workers=workers,
         progress=False,
         worktree=False,
     )[0]
@@ -171,7 +171,7 @@ def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str,
 
 
 def cold_walk(repo: Path, workers: int, rev: str = "HEAD") -> dict[str, float]:
-    """A walk with an empty cache in a fresh process (0 workers: one per available core)."""
+    """A walk with an empty cache in a fresh process, composing in ``workers`` processes."""
     with tempfile.TemporaryDirectory() as folder:
         cache = str(Path(folder) / "cache.sqlite")
         child = [sys.executable, __file__, "--child", str(repo), cache, str(workers), rev]
@@ -219,7 +219,8 @@ def main() -> None:
             flush=True,
         )
 
-        for workers, label in ((0, f"{available_cpus()} worker processes"), (1, "one process")):
+        cpus = available_cpus()
+        for workers, label in ((cpus, f"{cpus} worker processes"), (1, "one process")):
             runs = [cold_walk(repo, workers) for _ in range(options.repeats)]
             composed = runs[0]["composed"]
             wall = statistics.median(run["seconds"] for run in runs) * 1000 / composed

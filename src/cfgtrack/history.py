@@ -48,6 +48,7 @@ from cfgtrack.settings import Settings
 
 UNCOMMITTED_SUBJECT = "uncommitted changes in the work tree"
 PARALLEL_MIN_COMPOSES = 32
+BATCH_SIZE = 8
 PROGRESS_MIN_COMMITS = 50
 _CONFIG_SUFFIX = ".yaml"
 
@@ -239,12 +240,52 @@ def _compose_payload(
 
 
 def _compose_in_worker(
-    files: dict[str, bytes], config_name: str, overrides: list[str], label: str
-) -> dict[str, Any]:
-    """Compose in a worker process (a long cold walk uses every core)."""
-    return _compose_payload(
-        _RecordingFiles(list(files), files.__getitem__), config_name, overrides, label
-    )
+    jobs: list[tuple[dict[str, bytes], str, list[str], str]],
+) -> list[dict[str, Any]]:
+    """Compose a run of consecutive commits in a worker process (a long cold walk)."""
+    return [
+        _compose_payload(_RecordingFiles(list(files), files.__getitem__), name, overrides, label)
+        for files, name, overrides, label in jobs
+    ]
+
+
+class _Batches:
+    """Compose jobs sent to worker processes in runs of consecutive commits.
+
+    A worker composing consecutive commits finds their unchanged files already parsed, and one
+    message carries several configs each way.
+    """
+
+    def __init__(self, pool: Executor, size: int) -> None:
+        self.pool = pool
+        self.size = size
+        self.jobs: list[tuple[dict[str, bytes], str, list[str], str]] = []
+        self.futures: list[Future[dict[str, Any]]] = []
+
+    def add(self, job: tuple[dict[str, bytes], str, list[str], str]) -> Future[dict[str, Any]]:
+        future: Future[dict[str, Any]] = Future()
+        self.jobs.append(job)
+        self.futures.append(future)
+        if len(self.jobs) >= self.size:
+            self.flush()
+        return future
+
+    def flush(self) -> None:
+        if not self.jobs:
+            return
+        futures = self.futures
+        batch = self.pool.submit(_compose_in_worker, self.jobs)
+        self.jobs, self.futures = [], []
+
+        def deliver(done: Future[list[dict[str, Any]]]) -> None:
+            error = done.exception()
+            for index, future in enumerate(futures):
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(done.result()[index])
+
+        batch.add_done_callback(deliver)
 
 
 def _worker_pool(workers: int) -> Executor:
@@ -257,6 +298,16 @@ def _worker_pool(workers: int) -> Executor:
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def default_workers() -> int:
+    """One worker process per idle core: on a busy machine more processes only add overhead."""
+    cpus = available_cpus()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        busy = 0.0
+    return max(1, min(cpus, cpus - round(busy) + 1))
 
 
 def available_cpus() -> int:
@@ -351,9 +402,10 @@ class _Walk:
         self.objects = objects_for(repo_root)
         self.log = log
         self.cache = cache
-        self.workers = available_cpus() if workers is None else workers
+        self.workers = default_workers() if workers is None else workers
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.pool: Executor | None = None
+        self.batches: _Batches | None = None
 
     def _key(self, step: _Step) -> str:
         location, composition = step.location, step.timeline.history.composition
@@ -368,6 +420,7 @@ class _Walk:
             misses -= len(self.cache.known([self._key(step) for step in steps]))
         if self.workers > 1 and misses >= PARALLEL_MIN_COMPOSES:
             self.pool = _worker_pool(self.workers)
+            self.batches = _Batches(self.pool, BATCH_SIZE)
         try:
             with _progress_bar(
                 self.progress and len(steps) >= PROGRESS_MIN_COMMITS, len(steps)
@@ -396,11 +449,15 @@ class _Walk:
     def _outcomes(self, steps: list[_Step]) -> Iterator[tuple[_Step, dict[str, Any]]]:
         """Each step's composed payload, in order; parallel work runs a bounded window ahead."""
         window: deque[tuple[_Step, Future[dict[str, Any]], bool]] = deque()
-        ahead = 4 * self.workers if self.pool is not None else 0
+        ahead = 2 * BATCH_SIZE * self.workers if self.pool is not None else 0
         for step in steps:
             window.append((step, *self._submit(step)))
             while window and (len(window) > ahead or window[0][1].done()):
+                if self.batches is not None and not window[0][1].done():
+                    self.batches.flush()  # about to wait for it: make sure it was sent
                 yield self._finish(*window.popleft())
+        if self.batches is not None:
+            self.batches.flush()
         while window:
             yield self._finish(*window.popleft())
 
@@ -430,12 +487,9 @@ class _Walk:
         label = f"{location.folder or '.'}@{self.log[step.index].sha[:10]}"
         overrides = timeline.history.composition.hydra_overrides()
         timeline.history.composed += 1
-        if self.pool is not None:
+        if self.batches is not None:
             files = {name: self.objects.blob(listing[name]) for name in names}
-            submitted = self.pool.submit(
-                _compose_in_worker, files, location.config_name, overrides, label
-            )
-            return submitted, True
+            return self.batches.add((files, location.config_name, overrides, label)), True
         reader = _RecordingFiles(names, lambda name: self.objects.blob(listing[name]))
         future.set_result(_compose_payload(reader, location.config_name, overrides, label))
         return future, True
