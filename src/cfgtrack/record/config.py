@@ -73,14 +73,41 @@ def capture_config(config: DictConfig) -> dict[str, Any]:
     hydra_tree = resolved.pop("hydra", None)
     unresolved.pop("hydra", None)
     choices = OmegaConf.select(config, "hydra.runtime.choices", default=None)
-    return {
-        "resolved": resolved,
-        "unresolved": unresolved,
-        "unresolved_keys": [key for key in unresolved_keys if top_level(key) != "hydra"],
-        "overrides": select_list(config, "hydra.overrides.task"),
-        "hydra_overrides": select_list(config, "hydra.overrides.hydra"),
-        "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},
-        "command": [sys.executable, *sys.argv],
-        "config_name": OmegaConf.select(config, "hydra.job.config_name", default=None),
-        "hydra": hydra_tree,
-    }
+    return storable(
+        {
+            "resolved": resolved,
+            "unresolved": unresolved,
+            "unresolved_keys": [key for key in unresolved_keys if top_level(key) != "hydra"],
+            "overrides": select_list(config, "hydra.overrides.task"),
+            "hydra_overrides": select_list(config, "hydra.overrides.hydra"),
+            "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},
+            "command": [sys.executable, *sys.argv],
+            "config_name": OmegaConf.select(config, "hydra.job.config_name", default=None),
+            "hydra": hydra_tree,
+        }
+    )
+
+
+def storable(tree: Any) -> Any:
+    """``tree`` with text no UTF-8 file or MLflow store can hold made storable: a lone
+    surrogate (YAML's ``"\\ud800"``, undecodable bytes on the command line) becomes its escape
+    text ``\\ud800``. Everything else is returned as it is."""
+    if isinstance(tree, str):
+        return tree if tree.isascii() or _encodes(tree) else _escaped(tree)
+    if isinstance(tree, dict):
+        return {storable(key): storable(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [storable(value) for value in tree]
+    return tree
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
