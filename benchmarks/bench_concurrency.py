@@ -55,7 +55,7 @@ MlflowRun(sys.argv[1], "bench").client.search_experiments()
 
 
 def sweep(base: Path, tracking_uri: str, experiment: str) -> tuple[int, int, float, int]:
-    """(recorded, launched, wall seconds, cfgtrack warnings) of one eight-job sweep."""
+    """(recorded, launched, wall seconds, cfgtrack's warning lines) of one eight-job sweep."""
     project = make_project(base, tracking_uri)
     started = time.perf_counter()
     result = project.run(*SWEEP_ARGS, env={"CFGTRACK_EXPERIMENT": experiment}, timeout=900)
@@ -63,12 +63,18 @@ def sweep(base: Path, tracking_uri: str, experiment: str) -> tuple[int, int, flo
     summary = sweep_summary(project, experiment)
     recorded = len(summary["seeds"]) - len(summary["problems"])
     recorded += summary["parents"].count("FINISHED")
-    warnings = (result.stdout + result.stderr).count(CFGTRACK_SAYS)
-    return recorded, JOBS + 1, wall, warnings
+    return recorded, JOBS + 1, wall, said(result.stdout + result.stderr)
+
+
+def said(output: str) -> list[str]:
+    """cfgtrack's warning and error lines in a run's output."""
+    return [
+        line[line.index(CFGTRACK_SAYS) :] for line in output.splitlines() if CFGTRACK_SAYS in line
+    ]
 
 
 def separate(base: Path, tracking_uri: str, experiment: str) -> tuple[int, int, float, int]:
-    """(recorded, launched, wall seconds, cfgtrack warnings) of eight runs started at once."""
+    """(recorded, launched, wall seconds, cfgtrack's warning lines) of eight runs at once."""
     project = make_project(base, tracking_uri)
     started = time.perf_counter()
     processes = launch_separately(project, {"CFGTRACK_EXPERIMENT": experiment})
@@ -76,8 +82,7 @@ def separate(base: Path, tracking_uri: str, experiment: str) -> tuple[int, int, 
     wall = time.perf_counter() - started
     runs = project.runs(experiment)
     recorded = sum(1 for run in runs if not problems(project, run))
-    warnings = sum((out + err).count(CFGTRACK_SAYS) for out, err in outputs)
-    return recorded, JOBS, wall, warnings
+    return recorded, JOBS, wall, [line for out, err in outputs for line in said(out + err)]
 
 
 def stores_opened(base: Path, script: str) -> int:
@@ -103,7 +108,7 @@ def measure(name: str, uri_for: Callable[[Path], str], repeats: int, work: Path)
         "sweep_launched": sum(s[1] for s in sweeps),
         "sweep_wall": statistics.median(s[2] for s in sweeps),
         "sweep_walls": [round(s[2], 1) for s in sweeps],
-        "warnings": sum(s[3] for s in sweeps) + apart[3],
+        "warnings": [line for s in sweeps for line in s[3]] + apart[3],
         "separate_recorded": apart[0],
         "separate_launched": apart[1],
         "separate_wall": apart[2],
@@ -171,8 +176,12 @@ def main() -> None:
             f"| {row['backend']} | {row['sweep_recorded']} / {row['sweep_launched']} "
             f"| {row['separate_recorded']} / {row['separate_launched']} "
             f"| {row['sweep_wall']:.1f} s ({', '.join(map(str, row['sweep_walls']))}) "
-            f"| {row['warnings']} |"
+            f"| {len(row['warnings'])} |"
         )
+
+    for row in rows:
+        for line in sorted(set(row["warnings"])):
+            print(f"{row['backend']}: {line[:300]}")
 
 
 if __name__ == "__main__":
