@@ -135,7 +135,7 @@ class FolderFiles(Mapping[str, bytes]):
         return len(self._list())
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _parse_cached(data: bytes) -> Any:
     """Parse cached by content alone: files unchanged across revisions parse once."""
     return yaml.load(data.decode("utf-8"), Loader=get_yaml_loader())
