@@ -7,15 +7,18 @@ Everything is real and on 127.0.0.1: an ``mlflow server`` process (SQLite store)
 app run as a subprocess, a socket that accepts and never answers (the hanging server).
 
 1. Delay: seconds from the moment cfgtrack starts recording a run (the record's start time) to the
-   task starting, median of ``--repeats`` runs each against a healthy server, a dead server
-   (killed: connection refused) and a hanging one (``tracking_timeout`` = 5 s, the default).
-   The delay includes ``import mlflow`` and the spool write, which a healthy run pays too.
+   task starting, median of ``--repeats`` runs each against a healthy server, a dead one (a port
+   nobody listens on: connection refused) and a hanging one (``tracking_timeout`` = 5 s, the
+   default), alternating. The delay includes ``import mlflow`` and the spool write, which a
+   healthy run pays too. The outage runs below add the delays of runs whose server was killed.
 2. Outage runs: half of ``--runs`` with the server dead from the start, half with the server
    SIGKILLed while they run (five at a time), then the server restarted. The first
    ``cfgtrack sync`` goes through a proxy that loses three ``runs/create`` answers and three
    uploads of ``record.json``; the next syncs go straight to the server. Counted on the server:
    runs per local id (lost = 0 runs, duplicated = runs beyond the first) and incomplete runs
    (not FINISHED, or missing params or ``cfgtrack/record.json``).
+3. With ``--mlflow-default``, for comparison: how long ``mlflow.start_run()`` itself takes to
+   fail against the dead server with MLflow's default HTTP retries (about four minutes).
 Target: task start after a dead or hanging server <= 5 s of waiting; 0 lost, 0 duplicated.
 """
 
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import free_port  # noqa: E402
 from outages import (  # noqa: E402
     artifacts,
     outage_project,
@@ -44,6 +50,32 @@ from outages import (  # noqa: E402
 from servers import Fault, FaultProxy, HangingServer, RestartableMlflowServer  # noqa: E402
 
 MID_RUN_BATCH = 5
+DEAD = "http://127.0.0.1:{}"
+MLFLOW_DEFAULT = """
+import sys, time
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+started = time.monotonic()
+try:
+    mlflow.start_run()
+except Exception:
+    pass
+print(time.monotonic() - started)
+"""
+
+
+def mlflow_default_seconds(dead_url: str) -> float:
+    """``mlflow.start_run()`` against a dead server, MLflow's own retry settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    result = subprocess.run(
+        [sys.executable, "-c", MLFLOW_DEFAULT, dead_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
 
 
 def delays(project, count: int) -> list[float]:
@@ -103,20 +135,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--mlflow-default", action="store_true", help="also time MLflow alone")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="cfgtrack-bench-outage-"))
     server = RestartableMlflowServer(base)
     server.start()
     hanging = HangingServer()
     try:
-        project = outage_project(base / "healthy", server.url, "bench-delay")
-        healthy = delays(project, args.repeats)
-        hung = outage_project(base / "hanging", hanging.url, "bench-delay")
-        hanging_delays = delays(hung, args.repeats)
+        projects = {
+            "healthy server": outage_project(base / "healthy", server.url, "bench-delay"),
+            "dead server (refused)": outage_project(base / "dead", DEAD.format(free_port()), "x"),
+            "hanging server (5 s bound)": outage_project(base / "hanging", hanging.url, "x"),
+        }
+        measured: dict[str, list[float]] = {name: [] for name in projects}
+        for _ in range(args.repeats):
+            for name, project in projects.items():
+                measured[name] += delays(project, 1)
 
         outage = outage_project(base / "outage", server.url, "bench-outage")
         server.kill()
-        dead = delays(outage, args.runs // 2)
+        measured["server killed (outage runs)"] = delays(outage, args.runs // 2)
         server.start()
         left = args.runs - args.runs // 2
         while left > 0:
@@ -133,6 +171,8 @@ def main() -> None:
         flaky.close()
         syncs += [sync(outage), sync(outage)]
         counted = count_on_server(server.url, "bench-outage", expected)
+        server.kill()
+        default = mlflow_default_seconds(server.url) if args.mlflow_default else None
     finally:
         hanging.close()
         server.kill()
@@ -141,9 +181,10 @@ def main() -> None:
         return f"{statistics.median(values):5.2f} s (min {min(values):.2f}, max {max(values):.2f})"
 
     print("task start after cfgtrack began recording the run (median):")
-    print(f"  healthy server             {median(healthy)}   n={len(healthy)}")
-    print(f"  dead server (refused)      {median(dead)}   n={len(dead)}")
-    print(f"  hanging server (5 s bound) {median(hanging_delays)}   n={len(hanging_delays)}")
+    for name, values in measured.items():
+        print(f"  {name:28} {median(values)}   n={len(values)}")
+    if default is not None:
+        print(f"mlflow.start_run() alone against the dead server fails after {default:.1f} s")
     print(
         f"outage runs: {len(expected)} spooled "
         f"({args.runs // 2} server dead at start, {args.runs - args.runs // 2} killed mid-run)"

@@ -108,11 +108,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
     for args, message in (
         (("--tracking-uri", "ftp://example"), "--tracking-uri 'ftp://example': not a tracking"),
         (("--dead-after", "soon"), "--dead-after: cannot read duration 'soon'"),
+        (("--format", "xml"), "'xml' is not one of 'table', 'json', 'md'"),
     ):
         result = project.cli("sync", *args)
         assert result.returncode == 2, result.stderr
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("cfgtrack: error: ") and message in line
+    gc = project.cli("gc", "--dead-after", "a while")
+    assert gc.returncode == 2 and gc.stderr.startswith("cfgtrack: error: --dead-after:")
+    missing = project.cli("gc", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.returncode == 2 and "no MLflow store at" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
     empty = project.cli("sync", "--format", "json")
     assert empty.returncode == 0 and json.loads(empty.stdout)["uploaded"] == []
 
