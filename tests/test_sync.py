@@ -4,6 +4,9 @@ cannot be reached and bad input give clear answers."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +14,8 @@ import pytest
 
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import load_settings, parse_duration
-from conftest import free_port
+from cfgtrack.sinks.spool import SpoolEntry
+from conftest import CFGTRACK, free_port
 from outages import (
     WARNING,
     artifacts,
@@ -145,3 +149,50 @@ def test_outage_settings_from_pyproject_and_environment(tmp_path: Path, monkeypa
     assert parse_duration("30s") == timedelta(seconds=30)
     assert parse_duration("2h") == timedelta(hours=2)
     assert parse_duration("90") == timedelta(days=90)
+
+
+def test_many_runs_show_a_progress_bar_on_a_terminal(tmp_path: Path):
+    spool = tmp_path / "spool"
+    for number in range(6):
+        meta = {
+            "local_id": f"{number:032x}",
+            "role": "job",
+            "tracking_uri": DEAD.format(port=free_port()),
+            "experiment": "sync-progress",
+            "run_name": f"run {number}",
+            "status": "FINISHED",
+            "start_ms": 1_700_000_000_000,
+            "end_ms": 1_700_000_001_000,
+            "tags": {},
+            "params": {},
+            "extra_tags": {},
+            "data": [],
+            "parent": None,
+        }
+        SpoolEntry.create(spool, meta, {"config.yaml": "a: 1\n"})
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CFGTRACK_"))}
+    process = subprocess.Popen(
+        [CFGTRACK, "sync", "--spool", str(spool)],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "100", "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 1
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "uploading spooled runs" in shown and "6/6" in shown
+    assert "0 uploaded, 6 failed" in shown
+    assert len(list(spool.iterdir())) == 7  # six entries (and .gitignore) left as they were

@@ -7,8 +7,9 @@ hanging or slow one is left behind and the task starts. A push left behind may s
 the run's start while the task runs (a slow server) but never creates the run once the wait is
 over (see ``cfgtrack.sync.Gate``). The run's end waits at most 6 x ``tracking_timeout``.
 Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, and one warning per
-process says so. After a failure, later runs of the process go straight to the spool, so an
-outage costs the bounded wait once. A run that reached MLflow whole leaves nothing in the spool.
+process says so. After a failure, later runs of the process go straight to the spool for five
+minutes, so an outage costs the bounded wait once in that time. A run that reached MLflow
+whole leaves nothing in the spool.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from cfgtrack.sync import Gate, address_of, mirror_to_output_dir, push
 log = logging.getLogger("cfgtrack")
 
 END_BOUND_FACTOR = 6  # a run's end may wait 6 x tracking_timeout: the task is over by then
+RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class RunPlan:
 
 @dataclass
 class _Outages:
-    down: dict[str, str] = field(default_factory=dict)  # tracking URI -> why
+    down: dict[str, float] = field(default_factory=dict)  # tracking URI -> when it failed
     warned: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -242,10 +245,12 @@ class Delivery:
 
     def _offline(self) -> bool:
         """True when this run goes straight to the spool: its sweep run is only in the spool
-        (the job's run could not name it), or the server already failed in this process."""
+        (the job's run could not name it), or the server failed in this process less than
+        ``RETRY_AFTER`` seconds ago."""
         if self.parent is not None and self.parent.run_id is None:
             return True
-        return self.tracking_uri in _OUTAGES.down
+        failed = _OUTAGES.down.get(self.tracking_uri)
+        return failed is not None and time.monotonic() - failed < RETRY_AFTER
 
     def _spool(self, plan: RunPlan) -> SpoolEntry:
         run = self.record_run
@@ -310,7 +315,7 @@ class Delivery:
         self.online = False
         reason = describe(exc)
         with _OUTAGES.lock:
-            _OUTAGES.down.setdefault(self.tracking_uri, reason)
+            _OUTAGES.down[self.tracking_uri] = time.monotonic()
         server = sanitize_url(self.tracking_uri)
         if ending:
             self._warn(
