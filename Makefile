@@ -35,7 +35,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 test: system-deps lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
