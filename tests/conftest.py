@@ -85,6 +85,22 @@ FILES = {
 }
 
 
+def wait_healthy(url: str, process: subprocess.Popen | None, log: Path, timeout: float) -> None:
+    """Wait until an ``mlflow server`` answers ``/health``; fail with its log if it dies or
+    does not answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError(f"mlflow server did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.25)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -200,18 +216,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start_new_session=True,  # its own process group: the server's workers stop with it
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise RuntimeError(f"mlflow server did not start: {(base / 'server.log').read_text()}")
-        time.sleep(0.5)
+    try:
+        wait_healthy(url, process, base / "server.log", timeout=90)
+    except RuntimeError:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     yield url
     os.killpg(process.pid, signal.SIGTERM)
     try:

@@ -21,29 +21,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from conftest import free_port
+from conftest import free_port, wait_healthy
 
 PYTHON = sys.executable
-
-
-def wait_healthy(url: str, process: subprocess.Popen | None, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
-            raise RuntimeError(f"mlflow server did not start: {log.read_text()[-3000:]}")
-        time.sleep(0.25)
 
 
 class RestartableMlflowServer:
