@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cfgtrack.record.data import fingerprint_paths  # noqa: E402
-from cfgtrack.record.environment import capture_environment  # noqa: E402
-from cfgtrack.record.git import capture_git  # noqa: E402
+from cfgtrack.record.capture.data import fingerprint_paths  # noqa: E402
+from cfgtrack.record.capture.environment import capture_environment  # noqa: E402
+from cfgtrack.record.capture.git import capture_git  # noqa: E402
 from cfgtrack.settings import DEFAULT_ENV_ALLOWLIST  # noqa: E402
 from gitutil import add_history, commit, init_repo, write  # noqa: E402
 
@@ -35,10 +35,10 @@ import sys, time
 from pathlib import Path
 started = time.perf_counter()
 if sys.argv[1] == "git":
-    from cfgtrack.record.git import capture_git
+    from cfgtrack.record.capture.git import capture_git
     capture_git(Path(sys.argv[2]))
 else:
-    from cfgtrack.record.environment import capture_environment
+    from cfgtrack.record.capture.environment import capture_environment
     from cfgtrack.settings import DEFAULT_ENV_ALLOWLIST
     capture_environment(DEFAULT_ENV_ALLOWLIST)
 print((time.perf_counter() - started) * 1000)

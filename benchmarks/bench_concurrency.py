@@ -49,7 +49,7 @@ MlflowClient(sys.argv[1]).search_experiments()
 """
 OPEN_WITH_CFGTRACK = """
 import sys
-from cfgtrack.sinks.mlflow import MlflowRun
+from cfgtrack.record.sinks.mlflow import MlflowRun
 MlflowRun(sys.argv[1], "bench").client.search_experiments()
 """
 

@@ -104,8 +104,8 @@ def plain_comparison(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
 
 
 def bench_compare(repeats: int = 15) -> None:
-    from cfgtrack.comparison import compare
-    from cfgtrack.sources import Config, parse_spec
+    from cfgtrack.compare.diff import compare
+    from cfgtrack.compare.sources import Config, parse_spec
 
     left_values, right_values = generated_configs()
     left = Config(spec=parse_spec("left.yaml"), values=left_values)
@@ -152,7 +152,7 @@ def bench_compose(repeats: int = 15) -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from cfgtrack.compose import compose_dir, compose_files
+    from cfgtrack.config.compose import compose_dir, compose_files
 
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as scratch:

@@ -118,7 +118,7 @@ def naive_per_commit(repo: Path, sample: int) -> tuple[float, float]:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from cfgtrack.flatten import flatten
+    from cfgtrack.config.flatten import flatten
 
     shas = subprocess.run(
         ["git", "rev-list", "--first-parent", "HEAD"], cwd=repo, capture_output=True, text=True
@@ -142,8 +142,8 @@ def naive_per_commit(repo: Path, sample: int) -> tuple[float, float]:
 
 def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str, float]:
     """One cold walk in this process (the ``--child`` mode); what the parent reports."""
-    from cfgtrack.history import Composition, walk
-    from cfgtrack.history_cache import HistoryCache
+    from cfgtrack.ages.cache import HistoryCache
+    from cfgtrack.ages.history import Composition, walk
 
     cache = HistoryCache(cache_file)
     started = time.perf_counter()
@@ -197,7 +197,7 @@ def main() -> None:
         print(json.dumps(walk_once(Path(repo), Path(cache), int(workers), rev)))
         return
 
-    from cfgtrack.history import available_cpus, load_histories
+    from cfgtrack.ages.history import available_cpus, load_histories
     from cfgtrack.settings import load_settings
 
     with tempfile.TemporaryDirectory() as folder:

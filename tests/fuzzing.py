@@ -199,7 +199,7 @@ def run_cli(*args: str) -> Invocation:
     usage and input errors take the same path as in a terminal."""
     from typer.testing import CliRunner
 
-    from cfgtrack import cli
+    from cfgtrack.cli import app as cli
 
     registered = list(cli.app.registered_commands)  # main() registers the verbs on each call
     saved_argv = sys.argv

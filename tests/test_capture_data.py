@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgtrack.record.data import fingerprint_paths
+from cfgtrack.record.capture.data import fingerprint_paths
 
 HOUR_NS = 3600 * 10**9
 
@@ -204,7 +204,7 @@ def test_processes_sharing_one_cache_never_leave_it_torn(tmp_path: Path) -> None
         """
         import os, sys
         from pathlib import Path
-        from cfgtrack.record.data import fingerprint_paths
+        from cfgtrack.record.capture.data import fingerprint_paths
         folder, cache = Path(sys.argv[1]), Path(sys.argv[2])
         folder.mkdir()
         for round in range(40):

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cfgtrack.record import environment
-from cfgtrack.record.environment import capture_environment, installed_packages
+from cfgtrack.record.capture import environment
+from cfgtrack.record.capture.environment import capture_environment, installed_packages
 
 SMI_SUMMARY = """\
 +---------------------------------------------------------------------------------------+

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from cfgtrack.compose import compose_dir, compose_files
+from cfgtrack.config.compose import compose_dir, compose_files
 from cfgtrack.errors import CfgtrackError
 from gitutil import write
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cfgtrack.retry import RETRY_ATTEMPTS, RETRY_SECONDS, retry_transient
+from cfgtrack.tracking.retry import RETRY_ATTEMPTS, RETRY_SECONDS, retry_transient
 from concurrent_runs import (
     ARTIFACTS,
     CFGTRACK_SAYS,

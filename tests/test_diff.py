@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from cfgtrack.comparison import compare, compare_values
-from cfgtrack.documented import applicable, load_documented
+from cfgtrack.compare.diff import compare, compare_values
+from cfgtrack.compare.documented import applicable, load_documented
+from cfgtrack.compare.sources import Config, parse_spec
+from cfgtrack.config.flatten import flatten
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.flatten import flatten
-from cfgtrack.sources import Config, parse_spec
 
 
 def config(spec: str, tree: dict[str, Any], unresolved: set[str] = frozenset(), env=None) -> Config:
@@ -108,7 +108,7 @@ def test_changes_group_by_section_and_carry_sides() -> None:
 
 
 def _options(**values: Any):
-    from cfgtrack.comparison import DiffOptions
+    from cfgtrack.compare.diff import DiffOptions
 
     return DiffOptions(**values)
 
@@ -184,7 +184,7 @@ def test_missing_documented_file_documents_nothing(tmp_path: Path) -> None:
 
 def test_public_api_stays_callable_after_its_module_is_imported() -> None:
     import cfgtrack
-    import cfgtrack.comparison  # a submodule named like the function would shadow it
+    import cfgtrack.compare.diff  # a submodule named like the function would shadow it
     from cfgtrack.settings import load_settings
 
     settings = load_settings(Path(__file__).resolve().parents[1])

@@ -1,4 +1,4 @@
-from cfgtrack.flatten import flatten, top_level
+from cfgtrack.config.flatten import flatten, top_level
 
 
 def test_nested_mappings_become_dotted_paths():

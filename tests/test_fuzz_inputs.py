@@ -16,12 +16,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cfgtrack.compose import compose_files
-from cfgtrack.documented import load_documented
+from cfgtrack.compare.documented import load_documented
+from cfgtrack.compare.sources import Config, Spec, load_config, parse_spec
+from cfgtrack.config.compose import compose_files
+from cfgtrack.config.flatten import flatten, is_scalar
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.flatten import flatten, is_scalar
 from cfgtrack.settings import Settings, load_settings
-from cfgtrack.sources import Config, Spec, load_config, parse_spec
 from fuzzing import NASTY_TEXT, fuzz, odd_text, overrides, scalars, trees
 
 

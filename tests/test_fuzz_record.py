@@ -24,15 +24,15 @@ from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_PARAM_VAL_LENGTH
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cfgtrack.callback import TrackingCallback
-from cfgtrack.flatten import flatten
-from cfgtrack.record.config import capture_config, config_hash
-from cfgtrack.record.record import finish_record, new_record, to_json, write_atomic
+from cfgtrack.config.flatten import flatten
+from cfgtrack.record.callback import TrackingCallback
+from cfgtrack.record.capture.config import capture_config, config_hash
+from cfgtrack.record.run_record import finish_record, new_record, to_json, write_atomic
+from cfgtrack.record.sinks import files
+from cfgtrack.record.sinks.mlflow import split_params
+from cfgtrack.record.strict import job_facts
 from cfgtrack.redact import MASK, Redactor
 from cfgtrack.settings import Settings
-from cfgtrack.sinks import files
-from cfgtrack.sinks.mlflow import split_params
-from cfgtrack.strict import job_facts
 from fuzzing import fuzz, odd_text, overrides, trees
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cfgtrack.callback import TrackingCallback
-from cfgtrack.sinks.mlflow import split_params
-from cfgtrack.sinks.spool import SpoolEntry, list_entries
+from cfgtrack.record.callback import TrackingCallback
+from cfgtrack.record.sinks.mlflow import split_params
+from cfgtrack.record.sinks.spool import SpoolEntry, list_entries
 from fuzzing import NASTY_KEYS, fuzz, odd_text
 from test_fuzz_record import assert_whole_folder, job_config, omegaconf_trees, run_job
 

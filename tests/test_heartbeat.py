@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from cfgtrack.heartbeat import Heartbeat
-from cfgtrack.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
+from cfgtrack.record.heartbeat import Heartbeat
+from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
 from outages import (
     local_record,
     outage_project,
@@ -138,7 +138,7 @@ def test_heartbeat_against_a_hanging_server_holds_up_nobody():
 
 def test_last_beat_time_is_the_killed_runs_end(tmp_path: Path):
     """The spool's own view of a dead run: no process with its pid on this host."""
-    from cfgtrack.sinks.spool import SpoolEntry
+    from cfgtrack.record.sinks.spool import SpoolEntry
 
     meta = {
         "local_id": "a" * 32,

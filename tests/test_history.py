@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cfgtrack.ages.history import History, load_histories
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.history import History, load_histories
 from cfgtrack.settings import load_settings
 from gitutil import commit, git, init_repo, write
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.gitobjects import (
+from cfgtrack.git.objects import (
     first_parent_log,
     folder_tree_id,
     is_shallow,
@@ -111,7 +111,7 @@ def test_shallow_clone_is_detected(repo, tmp_path):
 
 
 def test_blob_cache_stays_within_its_byte_budget(repo):
-    from cfgtrack.gitobjects import GitObjects
+    from cfgtrack.git.objects import GitObjects
 
     reader = GitObjects(repo, blob_bytes=12)
     for rev in ("HEAD~2", "HEAD", "HEAD~2", "HEAD"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgtrack.flatten import flatten
+from cfgtrack.config.flatten import flatten
 from outages import (
     WARNING,
     artifacts,

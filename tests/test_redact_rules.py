@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cfgtrack.record.config import config_hash
+from cfgtrack.record.capture.config import config_hash
 from cfgtrack.redact import MASK, KeyRule, Redactor, rewrite_yaml_files
 
 AWS_KEY_ID = "AKIAQWERTYUIOPASDFGH"

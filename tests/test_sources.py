@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from cfgtrack.compare.sources import Spec, load_config, parse_spec
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import load_settings
-from cfgtrack.sources import Spec, load_config, parse_spec
 from gitutil import commit, git, init_repo, write
 
 PROJECT = {

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from cfgtrack.record.strict import JobFacts, env_problems, git_problems, is_requested
 from cfgtrack.settings import load_settings
-from cfgtrack.strict import JobFacts, env_problems, git_problems, is_requested
 from conftest import Project, make_project
 from gitutil import commit, write
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.record.sinks.spool import SpoolEntry
 from cfgtrack.settings import load_settings, parse_duration
-from cfgtrack.sinks.spool import SpoolEntry
 from conftest import CFGTRACK, free_port
 from outages import (
     WARNING,

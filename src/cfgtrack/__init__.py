@@ -12,13 +12,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "track": "cfgtrack.decorator",
-    "TrackingCallback": "cfgtrack.callback",
+    "track": "cfgtrack.record.decorator",
+    "TrackingCallback": "cfgtrack.record.callback",
     "load_settings": "cfgtrack.settings",
     "Settings": "cfgtrack.settings",
     "CfgtrackError": "cfgtrack.errors",
-    "load_config": "cfgtrack.sources",
-    "diff": "cfgtrack.comparison",
+    "load_config": "cfgtrack.compare.sources",
+    "diff": "cfgtrack.compare.diff",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]

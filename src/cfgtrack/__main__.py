@@ -1,5 +1,5 @@
 """``python -m cfgtrack``: the same as the ``cfgtrack`` command."""
 
-from cfgtrack.cli import main
+from cfgtrack.cli.app import main
 
 main()

@@ -384,7 +384,7 @@ class Redactor:
         return result
 
     def _referring_to_secrets(self, unresolved: Any) -> frozenset[str]:
-        from cfgtrack.flatten import flatten
+        from cfgtrack.config.flatten import flatten
 
         if not isinstance(unresolved, Mapping):
             return frozenset()
@@ -564,7 +564,7 @@ def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:
     """Rewrite the YAML files that hold a secret, masked; the others keep every byte."""
     from omegaconf import OmegaConf
 
-    from cfgtrack.record.record import write_atomic
+    from cfgtrack.record.run_record import write_atomic
 
     rewritten = []
     for path in paths:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from cfgtrack.comparison import DiffResult
-    from cfgtrack.documented import DocumentedDifference
+    from cfgtrack.compare.diff import DiffResult
+    from cfgtrack.compare.documented import DocumentedDifference
 
 Row = TypeVar("Row")
 

@@ -6,8 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cfgtrack.comparison import DiffResult
-    from cfgtrack.sources import Config
+    from cfgtrack.compare.diff import DiffResult
+    from cfgtrack.compare.sources import Config
 
 DIFF_SCHEMA = "cfgtrack.diff/1"
 

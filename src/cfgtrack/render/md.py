@@ -15,7 +15,7 @@ from cfgtrack.render import (
 )
 
 if TYPE_CHECKING:
-    from cfgtrack.comparison import Change, DiffResult, Side
+    from cfgtrack.compare.diff import Change, DiffResult, Side
 
 VALUE_WIDTH = 80
 

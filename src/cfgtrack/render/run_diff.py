@@ -14,8 +14,8 @@ from cfgtrack.render import ABSENT_TEXT, plural
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from cfgtrack.gitobjects import CommitInfo
-    from cfgtrack.run_diff import Item, RunDiff
+    from cfgtrack.compare.run_diff import Item, RunDiff
+    from cfgtrack.git.objects import CommitInfo
 
 LISTED_COMMITS = 10
 SHORT_HASH = 12

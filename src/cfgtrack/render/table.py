@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Column, Table
     from rich.text import Text
 
-    from cfgtrack.comparison import Change, DiffResult, Side
+    from cfgtrack.compare.diff import Change, DiffResult, Side
 
 VALUE_WIDTH = 48
 PIPED_WIDTH = 160

@@ -1,0 +1,276 @@
+"""The quarterly config audit: what is stale, what changed, and where envs drifted apart.
+
+Built once from the per-env histories into plain objects; the Markdown, HTML and JSON renderers
+only format them, so the three files always agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from cfgtrack.ages.history import Change, History, same_value
+from cfgtrack.ages.reviews import Review
+from cfgtrack.ages.stale import Parameter, assess
+from cfgtrack.errors import CfgtrackError
+from cfgtrack.settings import Settings
+
+DIVERGENCE_AGE = timedelta(days=365)
+_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
+
+
+@dataclass(frozen=True)
+class Quarter:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        match = _QUARTER.match(text)
+        if not match:
+            raise CfgtrackError(f"--quarter: {text!r} is not a quarter; write e.g. 2026Q4")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def containing(cls, moment: datetime) -> Quarter:
+        return cls(moment.year, (moment.month - 1) // 3 + 1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, 3 * self.number - 2, 1, tzinfo=timezone.utc)
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the quarter."""
+        year, month = (self.year + 1, 1) if self.number == 4 else (self.year, 3 * self.number + 1)
+        return datetime(year, month, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class QuarterChange:
+    """A change made during the quarter, with the value it replaced."""
+
+    key: str
+    change: Change
+    previous: Change | None
+
+
+@dataclass
+class EnvAudit:
+    history: History
+    parameters: list[Parameter]
+    changed: list[QuarterChange]
+
+    @property
+    def env(self) -> str | None:
+        return self.history.env
+
+    @property
+    def stale(self) -> list[Parameter]:
+        return [p for p in self.parameters if p.is_stale]
+
+    @property
+    def unreviewed(self) -> list[Parameter]:
+        return [p for p in self.parameters if p.status.needs_review]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A key whose value has differed between two envs since ``since``."""
+
+    key: str
+    left_env: str | None
+    right_env: str | None
+    left: Change | None
+    right: Change | None
+    since: datetime
+    lower_bound: bool
+
+
+@dataclass(frozen=True)
+class EnvDifference:
+    """A difference between two envs that no documented-differences entry explains."""
+
+    left_env: str
+    right_env: str
+    change: Any  # cfgtrack.compare.diff.Change
+
+
+@dataclass
+class Audit:
+    quarter: Quarter
+    as_of: datetime
+    threshold: timedelta
+    head: str
+    envs: list[EnvAudit]
+    divergences: list[Divergence]
+    undocumented: list[EnvDifference] | None = None
+    undocumented_note: str = ""
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def histories(self) -> list[History]:
+        return [env.history for env in self.envs]
+
+    @property
+    def lower_bounds(self) -> bool:
+        return any(history.cut for history in self.histories)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Counts per env, the first thing an auditor reads."""
+        return [
+            {
+                "env": env.env,
+                "parameters": len(env.parameters),
+                "stale": len(env.stale),
+                "unreviewed_stale": len(env.unreviewed),
+                "reviewed": len(env.stale) - len(env.unreviewed),
+                "changed_in_quarter": len(env.changed),
+                "commits_skipped": len(env.history.skipped),
+            }
+            for env in self.envs
+        ]
+
+
+def changes_between(history: History, start: datetime, until: datetime) -> list[QuarterChange]:
+    """Every change with start <= date <= until, newest first."""
+    found = []
+    for key, changes in history.changes.items():
+        for index, change in enumerate(changes):
+            if start <= change.commit.date <= until:
+                previous = changes[index - 1] if index else None
+                found.append(QuarterChange(key, change, previous))
+    return sorted(found, key=lambda c: (c.change.commit.date, c.key), reverse=True)
+
+
+def _value_at(changes: list[Change] | None, index: int) -> Change | None:
+    if not changes or index < 0:
+        return None
+    return changes[index] if changes[index].present else None
+
+
+def diverged_since(
+    left: list[Change] | None, right: list[Change] | None, as_of: datetime
+) -> datetime | None:
+    """Since when the two timelines have held different values (None: equal at ``as_of``)."""
+    events = [(c.commit.date, 0, i) for i, c in enumerate(left or []) if c.commit.date <= as_of]
+    events += [(c.commit.date, 1, i) for i, c in enumerate(right or []) if c.commit.date <= as_of]
+    events.sort(key=lambda event: event[0])
+    position = [-1, -1]
+    since: datetime | None = None
+    for moment, group in itertools.groupby(events, key=lambda event: event[0]):
+        for _, side, index in group:
+            position[side] = index
+        a, b = _value_at(left, position[0]), _value_at(right, position[1])
+        equal = (a is None and b is None) or (
+            a is not None and b is not None and same_value(a.value, b.value)
+        )
+        if equal:
+            since = None
+        elif since is None:
+            since = moment
+    return since
+
+
+def long_divergences(
+    histories: list[History], as_of: datetime, older_than: timedelta = DIVERGENCE_AGE
+) -> list[Divergence]:
+    """Keys whose values have differed between two envs for longer than ``older_than``."""
+    found = []
+    for left, right in itertools.combinations(histories, 2):
+        left_now, right_now = left.current(as_of), right.current(as_of)
+        for key in sorted(set(left.changes) | set(right.changes)):
+            since = diverged_since(left.changes.get(key), right.changes.get(key), as_of)
+            if since is None or as_of - since <= older_than:
+                continue
+            oldest = [h.oldest.date for h in (left, right) if h.cut and h.oldest]
+            found.append(
+                Divergence(
+                    key,
+                    left.env,
+                    right.env,
+                    left_now.get(key),
+                    right_now.get(key),
+                    since,
+                    lower_bound=since in oldest,
+                )
+            )
+    return sorted(found, key=lambda d: (d.since, d.key))
+
+
+def env_pairs(envs: Sequence[str | None]) -> list[tuple[str, str]]:
+    """Envs compared for undocumented differences: staging vs prod when both exist, else all."""
+    named = [env for env in envs if env]
+    if "staging" in named and "prod" in named:
+        return [("staging", "prod")]
+    return list(itertools.combinations(named, 2))
+
+
+def undocumented_differences(
+    settings: Settings, envs: Sequence[str | None], overrides: Sequence[str], rev: str | None
+) -> tuple[list[EnvDifference], str]:
+    """``cfgtrack diff`` of each env pair (at ``rev``, else the work tree), undocumented part."""
+    from cfgtrack.compare.diff import diff
+
+    pairs = env_pairs(envs)
+    if not pairs:
+        return [], "Only one env: nothing to compare."
+    at = f"@{rev}" if rev else ""
+    found: list[EnvDifference] = []
+    for left, right in pairs:
+        try:
+            result = diff(f"{left}{at}", f"{right}{at}", overrides=overrides, settings=settings)
+        except CfgtrackError as exc:
+            return found, f"Not compared: {exc}"
+        found += [EnvDifference(left, right, change) for change in result.undocumented]
+    compared = ", ".join(f"{left} vs {right}" for left, right in pairs)
+    where = f" at {rev[:10]}" if rev else ""
+    return found, f"No undocumented differences ({compared}{where})."
+
+
+def judged_at(quarter: Quarter, now: datetime | None = None) -> datetime:
+    """The audit judges a quarter at its end, or now for the quarter still running."""
+    return min(now or datetime.now(timezone.utc), quarter.end - timedelta(microseconds=1))
+
+
+def build_audit(
+    histories: list[History],
+    reviews: list[Review],
+    quarter: Quarter,
+    threshold: timedelta,
+    now: datetime | None = None,
+    undocumented: tuple[list[EnvDifference] | None, str] = (None, "Not compared."),
+) -> Audit:
+    """The audit of ``quarter``, judged at its end (or now, for the quarter still running)."""
+    as_of = judged_at(quarter, now)
+    envs = [
+        EnvAudit(
+            history,
+            assess(history, reviews, threshold, as_of),
+            changes_between(history, quarter.start, as_of),
+        )
+        for history in histories
+    ]
+    head = histories[0].head if histories else ""
+    return Audit(
+        quarter,
+        as_of,
+        threshold,
+        head,
+        envs,
+        long_divergences(histories, as_of),
+        undocumented=undocumented[0],
+        undocumented_note=undocumented[1],
+    )

@@ -1,0 +1,158 @@
+"""The on-disk cache behind parameter history: composed configs by tree id, and walk checkpoints.
+
+Two tables in one SQLite file inside the repository's ``.git/cfgtrack/`` (or, when that is not
+writable, the user cache folder):
+
+- ``composed``: the flattened config composed from one config-folder tree id with one config name
+  and overrides. Git tree ids are content hashes, so an entry never goes stale, and any branch or
+  rewritten history reusing a tree reuses the entry.
+- ``checkpoints``: the per-key timeline of one composition as of a commit, so a re-run after one
+  new commit walks one commit instead of the whole history.
+
+Entries are JSON compressed with zlib; a value JSON cannot hold is simply not cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import zlib
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from cfgtrack.git.objects import git_dir
+from cfgtrack.settings import default_cache_dir
+
+FORMAT = 1
+FILE_NAME = "history.sqlite"
+CHECKPOINTS_KEPT = 8
+
+
+@lru_cache(maxsize=1)
+def _engine_version() -> str:
+    """Cached results depend on how configs compose: key them by cfgtrack's and Hydra's versions."""
+    parts = [f"format{FORMAT}"]
+    for package in ("cfgtrack", "hydra-core", "omegaconf"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=?")
+    return ";".join(parts)
+
+
+def cache_key(*parts: str) -> str:
+    """A stable key for a tuple of strings (tree id, config name, overrides, ...)."""
+    return hashlib.sha256("\0".join((_engine_version(), *parts)).encode()).hexdigest()
+
+
+def _pack(payload: Any) -> bytes | None:
+    try:
+        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 1)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+class HistoryCache:
+    """Composed configs and timeline checkpoints of one repository, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30)
+        self._db.execute("CREATE TABLE IF NOT EXISTS composed (key TEXT PRIMARY KEY, data BLOB)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS checkpoints"
+            " (key TEXT, tip TEXT, saved REAL, data BLOB, PRIMARY KEY (key, tip))"
+        )
+        self._db.commit()
+        self._pending: dict[str, bytes] = {}
+
+    @classmethod
+    def for_repository(cls, repo_root: Path, *, create: bool = True) -> HistoryCache | None:
+        """The cache of ``repo_root``: in its ``.git`` folder, else the user cache folder.
+
+        With ``create=False`` only an existing cache is opened (a read that leaves no trace).
+        """
+        digest = hashlib.sha256(str(repo_root).encode()).hexdigest()[:16]
+        for folder in (git_dir(repo_root) / "cfgtrack", default_cache_dir() / "history" / digest):
+            if not create and not (folder / FILE_NAME).is_file():
+                continue
+            try:
+                return cls(folder / FILE_NAME)
+            except (OSError, sqlite3.Error):
+                continue
+        return None
+
+    def known(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` have a composed config cached (to size the work before a walk)."""
+        found = {key for key in keys if key in self._pending}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT key FROM composed WHERE key IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    def composed(self, key: str) -> Any | None:
+        if key in self._pending:
+            return _unpack(self._pending[key])
+        row = self._db.execute("SELECT data FROM composed WHERE key = ?", (key,)).fetchone()
+        return _unpack(row[0]) if row else None
+
+    def store_composed(self, key: str, payload: Any) -> None:
+        """Remember a composed config; written in one transaction at ``flush``."""
+        packed = _pack(payload)
+        if packed is not None:
+            self._pending[key] = packed
+            if len(self._pending) >= 256:
+                self.flush()
+
+    def checkpoint_tips(self, key: str) -> list[str]:
+        """The commits at which timelines saved under ``key`` end."""
+        rows = self._db.execute("SELECT tip FROM checkpoints WHERE key = ?", (key,)).fetchall()
+        return [row[0] for row in rows]
+
+    def checkpoint(self, key: str, tip: str) -> Any | None:
+        row = self._db.execute(
+            "SELECT data FROM checkpoints WHERE key = ? AND tip = ?", (key, tip)
+        ).fetchone()
+        return _unpack(row[0]) if row else None
+
+    def store_checkpoint(self, key: str, tip: str, payload: Any) -> None:
+        """Save a timeline ending at ``tip``; the newest few per key are kept (one per branch)."""
+        packed = _pack(payload)
+        if packed is None:
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO checkpoints (key, tip, saved, data)"
+            " VALUES (?, ?, julianday('now'), ?)",
+            (key, tip, packed),
+        )
+        self._db.execute(
+            "DELETE FROM checkpoints WHERE key = ? AND tip NOT IN"
+            " (SELECT tip FROM checkpoints WHERE key = ? ORDER BY saved DESC LIMIT ?)",
+            (key, key, CHECKPOINTS_KEPT),
+        )
+        self._db.commit()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO composed (key, data) VALUES (?, ?)",
+                list(self._pending.items()),
+            )
+            self._db.commit()
+            self._pending.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # an unwritable cache costs speed, not results
+            self.flush()
+        self._db.close()

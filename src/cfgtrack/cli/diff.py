@@ -1,0 +1,113 @@
+"""``cfgtrack diff A B``: compare two configs; exit 1 on undocumented differences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cfgtrack.cli.app import OutputFormat
+
+
+def diff(
+    left: str = typer.Argument(..., help="Env name, file, run:<id>, or any of these @<git rev>."),
+    right: str = typer.Argument(..., help="The other side, same grammar."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    only_undocumented: bool = typer.Option(
+        False, "--only-undocumented", help="Show only differences no entry documents."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Show equal keys too."),
+    rtol: float = typer.Option(
+        0.0, "--rtol", help="Relative tolerance for floats (default: exact)."
+    ),
+    ignore_order: bool = typer.Option(
+        False, "--ignore-order", help="Compare lists as unordered collections."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="Leave out keys matching this glob (repeatable)."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--override", "-o", help="Hydra override key=value for composed sides (repeatable)."
+    ),
+    config_dir: Path = typer.Option(None, "--config-dir", help="Default: [tool.cfgtrack]."),
+    config_name: str = typer.Option(None, "--config-name", help="Default: [tool.cfgtrack]."),
+    documented: Path = typer.Option(
+        None,
+        "--documented",
+        help="Documented-differences file (default: <config dir>/cfgtrack-diff.yaml).",
+    ),
+    ages: bool = typer.Option(
+        False,
+        "--ages",
+        help="Read the git history for each value's age (else ages show when already cached).",
+    ),
+    what: str = typer.Option(
+        None,
+        "--what",
+        help="For run:A run:B, which aspects: config,env,git,data (default: all).",
+    ),
+) -> None:
+    """Compare two composed configs key by key; exit 0 when every difference is documented,
+    1 when some are not, 2 on bad input."""
+    from cfgtrack.compare.diff import diff as compare
+    from cfgtrack.compare.run_diff import wanted_aspects
+
+    aspects = wanted_aspects(what, left, right)
+    result = compare(
+        left,
+        right,
+        overrides=overrides,
+        rtol=rtol,
+        ignore_order=ignore_order,
+        exclude=exclude,
+        documented=documented,
+        include_equal=show_all,
+        config_dir=config_dir,
+        config_name=config_name,
+    )
+    from cfgtrack.cli.options import with_ages
+
+    result = with_ages(
+        result, walk=ages, overrides=overrides, config_dir=config_dir, config_name=config_name
+    )
+    shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
+    if aspects is not None:
+        _show_runs(result, aspects, output, shown)
+    if output is OutputFormat.json:
+        from cfgtrack.render.json import diff_document, dumps
+
+        typer.echo(dumps(diff_document(result, **shown)))
+    elif output is OutputFormat.md:
+        from cfgtrack.render.md import diff_markdown
+
+        typer.echo(diff_markdown(result, **shown), nl=False)
+    else:
+        from cfgtrack.render.table import print_diff
+
+        print_diff(result, **shown)
+    raise typer.Exit(result.exit_code)
+
+
+def _show_runs(result, aspects: tuple[str, ...], output: OutputFormat, shown: dict) -> None:
+    """Run against run: the config comparison plus environment, git and data; exits."""
+    from cfgtrack.compare.run_diff import compare_runs
+
+    runs = compare_runs(result, aspects)
+    if output is OutputFormat.json:
+        from cfgtrack.render.json import dumps
+        from cfgtrack.render.run_diff import run_diff_document
+
+        typer.echo(dumps(run_diff_document(runs, **shown)))
+    elif output is OutputFormat.md:
+        from cfgtrack.render.run_diff import run_diff_markdown
+
+        typer.echo(run_diff_markdown(runs, **shown), nl=False)
+    else:
+        from cfgtrack.render.run_diff import print_run_diff
+
+        print_run_diff(runs, **shown)
+    raise typer.Exit(runs.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="diff")(diff)

@@ -1,0 +1,391 @@
+"""Run against run: what differs between two recorded runs besides their configs.
+
+``cfgtrack diff run:A run:B`` compares the configs as any two sources are compared; this module
+adds the rest of the two records: the environment (packages, Python, platform, GPU), the code
+(commits between the two SHAs, uncommitted changes and their patches) and the data (dataset
+fingerprints). Each fact becomes an ``Item`` with the two sides' text and a kind, so every
+output format lays them out alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cfgtrack.errors import CfgtrackError
+
+if TYPE_CHECKING:
+    from cfgtrack.compare.diff import DiffResult
+    from cfgtrack.git.objects import CommitInfo
+    from cfgtrack.settings import Settings
+
+ASPECTS = ("config", "env", "git", "data")
+ADDED, REMOVED, CHANGED, EQUAL = "added", "removed", "changed", "equal"
+NOT_RECORDED = "not recorded"
+MAX_LISTED_COMMITS = 100
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One compared fact of two runs: its text on each side (None: absent) and the kind."""
+
+    name: str
+    left: str | None
+    right: str | None
+    kind: str
+
+    @property
+    def differs(self) -> bool:
+        return self.kind != EQUAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "left": self.left, "right": self.right, "kind": self.kind}
+
+
+def item(name: str, left: str | None, right: str | None) -> Item:
+    """An item whose kind follows from presence and equality of the two sides."""
+    if left == right:
+        kind = EQUAL
+    elif left is None:
+        kind = ADDED
+    elif right is None:
+        kind = REMOVED
+    else:
+        kind = CHANGED
+    return Item(name, left, right, kind)
+
+
+@dataclass(frozen=True)
+class EnvironmentDiff:
+    """Python, platform and GPU side by side, and the packages that differ."""
+
+    facts: list[Item]
+    packages: list[Item]
+    equal_packages: int
+
+    def to_dict(self) -> dict[str, Any]:
+        by_kind = {
+            kind: [p.to_dict() for p in self.packages if p.kind == kind]
+            for kind in (ADDED, REMOVED, CHANGED)
+        }
+        return {
+            **{
+                fact.name: {"left": fact.left, "right": fact.right, "same": not fact.differs}
+                for fact in self.facts
+            },
+            "packages": {**by_kind, "equal": self.equal_packages},
+        }
+
+
+def _normalized(name: str) -> str:
+    return _NAME_SEPARATORS.sub("-", name).lower()
+
+
+def package_changes(left: Mapping[str, str], right: Mapping[str, str]) -> tuple[list[Item], int]:
+    """Packages added, removed or at another version from ``left`` to ``right`` (names compared
+    the way pip does: case, ``-``, ``_`` and ``.`` alike), sorted by name; and how many are equal.
+    """
+    a = {_normalized(name): (name, version) for name, version in left.items()}
+    b = {_normalized(name): (name, version) for name, version in right.items()}
+    changes, equal = [], 0
+    for key in sorted(a.keys() | b.keys()):
+        name = (b.get(key) or a[key])[0]
+        found = item(name, a[key][1] if key in a else None, b[key][1] if key in b else None)
+        if found.differs:
+            changes.append(found)
+        else:
+            equal += 1
+    return changes, equal
+
+
+def _python(environment: Mapping[str, Any]) -> str | None:
+    python = environment.get("python") or {}
+    if not python.get("version"):
+        return None
+    return f"{python.get('implementation') or 'Python'} {python['version']}"
+
+
+def _platform(environment: Mapping[str, Any]) -> str | None:
+    return (environment.get("os") or {}).get("platform")
+
+
+def gpu_text(environment: Mapping[str, Any]) -> str | None:
+    """``1x NVIDIA A100 (CUDA 12.2, driver 535.1)``, ``none``, or None when not recorded."""
+    if "gpu" not in environment:
+        return None
+    gpu = environment.get("gpu")
+    if not gpu or not gpu.get("devices"):
+        return "none"
+    names = Counter(device.get("name") or "GPU" for device in gpu["devices"])
+    drivers = sorted({str(d["driver"]) for d in gpu["devices"] if d.get("driver")})
+    extra = [f"CUDA {gpu['cuda_version']}"] if gpu.get("cuda_version") else []
+    extra += [f"driver {', '.join(drivers)}"] if drivers else []
+    text = ", ".join(f"{count}x {name}" for name, count in names.items())
+    return f"{text} ({', '.join(extra)})" if extra else text
+
+
+def environment_changes(
+    left: Mapping[str, Any] | None, right: Mapping[str, Any] | None
+) -> EnvironmentDiff:
+    """The environment of ``right`` against ``left`` (records' ``environment`` sections)."""
+    left, right = left or {}, right or {}
+    facts = [
+        item(name, read(left) or NOT_RECORDED, read(right) or NOT_RECORDED)
+        for name, read in (("python", _python), ("platform", _platform), ("gpu", gpu_text))
+    ]
+    if "packages" in left and "packages" in right:
+        packages, equal = package_changes(left["packages"], right["packages"])
+    else:
+        packages, equal = [], 0
+        if "packages" in left or "packages" in right:
+            shown = [
+                f"{len(side['packages'])} packages" if "packages" in side else NOT_RECORDED
+                for side in (left, right)
+            ]
+            packages = [item("packages", *shown)]
+    return EnvironmentDiff(facts, packages, equal)
+
+
+@dataclass(frozen=True)
+class Commits:
+    """Commits between two runs' SHAs in the local repository; ``reason`` when unknown."""
+
+    forward: list[CommitInfo] = field(default_factory=list)  # on the right, not the left
+    backward: list[CommitInfo] = field(default_factory=list)  # on the left, not the right
+    forward_count: int = 0
+    backward_count: int = 0
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def listed(commits: list[CommitInfo]) -> list[dict[str, Any]]:
+            return [
+                {"sha": c.sha, "date": c.date.isoformat(), "author": c.author, "subject": c.subject}
+                for c in commits
+            ]
+
+        return {
+            "known": self.reason is None,
+            "reason": self.reason,
+            "left_to_right": self.forward_count,
+            "right_to_left": self.backward_count,
+            "left_to_right_commits": listed(self.forward),
+            "right_to_left_commits": listed(self.backward),
+        }
+
+
+@dataclass(frozen=True)
+class GitDiff:
+    """Commit, uncommitted changes and patch of each run, and the commits between them."""
+
+    facts: list[Item]
+    commits: Commits
+    left: dict[str, Any]
+    right: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "left": self.left,
+            "right": self.right,
+            **{
+                fact.name: {"left": fact.left, "right": fact.right, "same": not fact.differs}
+                for fact in self.facts
+            },
+            "commits": self.commits.to_dict(),
+        }
+
+
+def _git_side(git: Mapping[str, Any]) -> dict[str, Any]:
+    patch = git.get("patch") or ""
+    return {
+        "commit": git.get("commit"),
+        "branch": git.get("branch"),
+        "dirty": bool(git.get("dirty")),
+        "modified": list(git.get("modified") or []),
+        "untracked": list(git.get("untracked") or []),
+        "patch_sha256": hashlib.sha256(patch.encode()).hexdigest() if patch else None,
+        "reason": git.get("reason"),
+    }
+
+
+def _dirty_text(side: Mapping[str, Any]) -> str:
+    if not side["commit"] and side["reason"]:
+        return NOT_RECORDED
+    files = len(side["modified"]) + len(side["untracked"])
+    return f"yes ({files} file{'s' if files != 1 else ''})" if side["dirty"] else "no"
+
+
+def commits_between(repo: Path | None, left: str | None, right: str | None) -> Commits:
+    """The commits from ``left`` to ``right`` and back, when this repository has both."""
+    if not left or not right:
+        return Commits(reason="a run has no recorded commit")
+    if left == right:
+        return Commits()
+    if repo is None:
+        return Commits(reason="not inside a git repository")
+    from cfgtrack.git.objects import first_parent_log, object_ids
+
+    missing = [
+        sha
+        for sha, found in zip(
+            (left, right),
+            object_ids(repo, [f"{left}^{{commit}}", f"{right}^{{commit}}"]),
+            strict=True,
+        )
+        if found is None
+    ]
+    if missing:
+        return Commits(reason=f"commit {missing[0][:10]} is not in {repo} (git fetch it)")
+    forward = first_parent_log(repo, f"{left}..{right}")
+    backward = first_parent_log(repo, f"{right}..{left}")
+    return Commits(
+        forward[:MAX_LISTED_COMMITS],
+        backward[:MAX_LISTED_COMMITS],
+        len(forward),
+        len(backward),
+    )
+
+
+def git_changes(
+    left: Mapping[str, Any] | None, right: Mapping[str, Any] | None, repo: Path | None
+) -> GitDiff:
+    """The code of ``right`` against ``left`` (records' ``git`` sections)."""
+    a, b = _git_side(left or {}), _git_side(right or {})
+    facts = [
+        item("commit", a["commit"] or NOT_RECORDED, b["commit"] or NOT_RECORDED),
+        item("dirty", _dirty_text(a), _dirty_text(b)),
+    ]
+    if a["dirty"] or b["dirty"]:
+        same = a["patch_sha256"] == b["patch_sha256"]
+        facts.append(Item("patch", _patch_text(a), _patch_text(b), EQUAL if same else CHANGED))
+    return GitDiff(facts, commits_between(repo, a["commit"], b["commit"]), a, b)
+
+
+def _patch_text(side: Mapping[str, Any]) -> str:
+    digest = side["patch_sha256"]
+    return f"sha256:{digest[:12]}" if digest else "none"
+
+
+def data_changes(
+    left: Sequence[Mapping[str, Any]] | None, right: Sequence[Mapping[str, Any]] | None
+) -> list[Item]:
+    """Datasets (by name) whose fingerprint differs, or that only one run declared."""
+    a, b = _fingerprints(left), _fingerprints(right)
+    names = sorted(a.keys() | b.keys())
+    return [item(name, a.get(name), b.get(name)) for name in names]
+
+
+def _fingerprints(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    found = {}
+    for entry in entries or ():
+        digest = entry.get("sha256")
+        text = f"sha256:{digest}" if digest else f"error: {entry.get('error')}"
+        found[str(entry.get("name"))] = text
+    return found
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """Two runs compared in the asked aspects; ``config`` is the usual config comparison."""
+
+    what: tuple[str, ...]
+    config: DiffResult
+    runs: tuple[dict[str, Any], dict[str, Any]]
+    environment: EnvironmentDiff | None = None
+    git: GitDiff | None = None
+    data: list[Item] | None = None
+
+    def sections(self) -> list[tuple[str, list[Item]]]:
+        """Every non-config aspect asked for, with its items (equal facts kept for context,
+        equal packages left out)."""
+        found = []
+        if self.environment is not None:
+            packages = [replace(p, name=f"package {p.name}") for p in self.environment.packages]
+            found.append(("environment", self.environment.facts + packages))
+        if self.git is not None:
+            found.append(("git", self.git.facts))
+        if self.data is not None:
+            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in self.data]))
+        return found
+
+    @property
+    def differing(self) -> list[tuple[str, Item]]:
+        return [(name, i) for name, items in self.sections() for i in items if i.differs]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the configs differ undocumented or any other asked aspect differs."""
+        config = "config" in self.what and self.config.exit_code
+        return 1 if config or self.differing else 0
+
+
+def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] | None:
+    """The aspects ``--what`` asks for: every one when both sides are runs and it is not given;
+    None when this is not a run-against-run comparison (the plain config diff)."""
+    from cfgtrack.compare.sources import RUN_PREFIX
+
+    both_runs = left.strip().startswith(RUN_PREFIX) and right.strip().startswith(RUN_PREFIX)
+    if what is None:
+        return ASPECTS if both_runs else None
+    asked = tuple(dict.fromkeys(part.strip() for part in what.split(",") if part.strip()))
+    unknown = [part for part in asked if part not in ASPECTS]
+    if unknown or not asked:
+        raise CfgtrackError(
+            f"--what: {what!r} is not a list of {', '.join(ASPECTS)}; write e.g. --what env,git"
+        )
+    if not both_runs:
+        if asked == ("config",):
+            return None
+        raise CfgtrackError(
+            f"--what {what}: env, git and data compare two recorded runs; give run:<id> on both "
+            "sides"
+        )
+    return asked
+
+
+def run_side(record: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """Which run a side is: id, experiment, start, status (for headings and JSON)."""
+    run = record.get("run") or {}
+    mlflow = run.get("mlflow") or {}
+    return {
+        "run_id": run_id,
+        "experiment": mlflow.get("experiment"),
+        "start_time": run.get("start_time"),
+        "status": run.get("status"),
+        "env": run.get("env"),
+    }
+
+
+def compare_runs(
+    config: DiffResult, what: Sequence[str], settings: Settings | None = None
+) -> RunDiff:
+    """Extend a ``run:A`` vs ``run:B`` config comparison with the aspects in ``what``."""
+    from cfgtrack.settings import find_git_root, load_settings
+    from cfgtrack.tracking.runstore import load_record
+
+    settings = settings or load_settings()
+    uri = settings.resolved_tracking_uri()
+    left_id, right_id = config.left.spec.name, config.right.spec.name
+    left, right = load_record(uri, left_id), load_record(uri, right_id)
+    what = tuple(what)
+    return RunDiff(
+        what=what,
+        config=config,
+        runs=(run_side(left, left_id), run_side(right, right_id)),
+        environment=(
+            environment_changes(left.get("environment"), right.get("environment"))
+            if "env" in what
+            else None
+        ),
+        git=(
+            git_changes(left.get("git"), right.get("git"), find_git_root(settings.root))
+            if "git" in what
+            else None
+        ),
+        data=data_changes(left.get("data"), right.get("data")) if "data" in what else None,
+    )

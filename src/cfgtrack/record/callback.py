@@ -1,0 +1,88 @@
+"""``TrackingCallback``: cfgtrack as a Hydra callback, for apps that keep ``@hydra.main``.
+
+Register it in the primary config::
+
+    hydra:
+      callbacks:
+        cfgtrack:
+          _target_: cfgtrack.TrackingCallback
+
+``@cfgtrack.track`` registers this same callback, so both give the identical record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from cfgtrack.record.delivery import ParentRef
+from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
+from cfgtrack.record.strict import enforce as enforce_strict
+from cfgtrack.redact import redact_hydra_files
+
+_ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
+
+
+class TrackingCallback(Callback):
+    """Records each Hydra job as an MLflow run, and each sweep as their parent run."""
+
+    def __init__(
+        self,
+        experiment: str | None = None,
+        data: Any = (),
+        enabled: bool | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        self.options = TrackOptions(
+            experiment=experiment, data=data or (), enabled=enabled, strict=strict
+        )
+        self.parent: ParentRef | None = None  # the sweep's run, for its jobs
+        self._sweep: SweepSession | None = None
+        self._job: JobSession | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        enforce_strict(config, self.options.strict, job=False)
+        try:
+            self._sweep = SweepSession(self.options)
+            self.parent = self._sweep.start(config)
+        except Exception as exc:
+            _warn("starting the sweep record", exc)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep, self._sweep = self._sweep, None
+        if sweep is None:
+            return
+        try:
+            sweep.finish("FAILED" if sweep.children_failed() else "FINISHED")
+        except Exception as exc:
+            _warn("ending the sweep record", exc)
+            sweep.finish("FAILED", exc)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        current = _ACTIVE_JOB["session"]
+        if current is not None and not current.finished:
+            return  # another TrackingCallback already records this job
+        try:
+            redact_hydra_files(config, project_settings(config).redact_keys)
+        except Exception as exc:
+            _warn("masking secrets in Hydra's saved config", exc)
+        enforce_strict(config, self.options.strict)
+        try:
+            self._job = JobSession(self.options, self.parent)
+            _ACTIVE_JOB["session"] = self._job
+            self._job.start(config)
+        except Exception as exc:
+            _warn("starting the run record", exc)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        job, self._job = self._job, None
+        if job is None:
+            return
+        failed = job_return.status == JobStatus.FAILED
+        error = job_return._return_value if failed else None
+        job.finish(
+            "FAILED" if failed else "FINISHED", error if isinstance(error, BaseException) else None
+        )

@@ -1,0 +1,113 @@
+"""What a run's config was: resolved and unresolved trees, overrides, choices, command, hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from cfgtrack.config.flatten import top_level
+from cfgtrack.config.resolve import resolve_config
+
+# Resolvers whose value differs from run to run by design (output folder, start time).
+RUN_SPECIFIC = ("${hydra:", "${now:")
+
+
+def hashed_view(resolved: Any, unresolved: Any) -> Any:
+    """The resolved config with run-specific leaves (``${hydra:...}``, ``${now:...}``) kept as
+    their text, so two runs of the same config hash alike although their output dirs differ."""
+    if isinstance(unresolved, str) and any(marker in unresolved for marker in RUN_SPECIFIC):
+        return unresolved
+    if isinstance(resolved, dict) and isinstance(unresolved, dict):
+        return {key: hashed_view(value, unresolved.get(key)) for key, value in resolved.items()}
+    if (
+        isinstance(resolved, list)
+        and isinstance(unresolved, list)
+        and len(resolved) == len(unresolved)
+    ):
+        return [hashed_view(value, text) for value, text in zip(resolved, unresolved, strict=True)]
+    return resolved
+
+
+def config_hash(resolved: Any, unresolved: Any = None) -> str:
+    """sha256 of the canonical JSON (sorted keys) of a config's hashed view, ``sha256:<hex>``."""
+    view = hashed_view(resolved, unresolved) if unresolved is not None else resolved
+    try:
+        canonical = json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
+    except TypeError:  # numeric keys beside string keys (``1: x``) cannot be sorted together
+        canonical = json.dumps(
+            _string_keys(view), sort_keys=True, separators=(",", ":"), default=str
+        )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _string_keys(tree: Any) -> Any:
+    """``tree`` with every mapping key turned into a string."""
+    if isinstance(tree, dict):
+        return {str(key): _string_keys(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_string_keys(value) for value in tree]
+    return tree
+
+
+def select_list(config: DictConfig, key: str) -> list[str]:
+    """Hydra's list at ``key`` as written: an override's ``${...}`` is text the user typed, not a
+    reference to resolve (and it may not resolve at all)."""
+    value = OmegaConf.select(config, key, default=None)
+    if not isinstance(value, ListConfig):
+        return []
+    return [str(item) for item in OmegaConf.to_container(value, resolve=False)]
+
+
+def capture_config(config: DictConfig) -> dict[str, Any]:
+    """Capture the job config Hydra passes to callbacks (the ``hydra`` node included).
+
+    The ``hydra`` node is recorded under ``hydra`` but kept out of ``resolved`` and the hash:
+    it describes Hydra's runtime, not the experiment.
+    """
+    resolved, unresolved_keys = resolve_config(config)
+    unresolved = OmegaConf.to_container(config, resolve=False)
+    hydra_tree = resolved.pop("hydra", None)
+    unresolved.pop("hydra", None)
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default=None)
+    return storable(
+        {
+            "resolved": resolved,
+            "unresolved": unresolved,
+            "unresolved_keys": [key for key in unresolved_keys if top_level(key) != "hydra"],
+            "overrides": select_list(config, "hydra.overrides.task"),
+            "hydra_overrides": select_list(config, "hydra.overrides.hydra"),
+            "choices": dict(OmegaConf.to_container(choices)) if choices is not None else {},
+            "command": [sys.executable, *sys.argv],
+            "config_name": OmegaConf.select(config, "hydra.job.config_name", default=None),
+            "hydra": hydra_tree,
+        }
+    )
+
+
+def storable(tree: Any) -> Any:
+    """``tree`` with text no UTF-8 file or MLflow store can hold made storable: a lone
+    surrogate (YAML's ``"\\ud800"``, undecodable bytes on the command line) becomes its escape
+    text ``\\ud800``. Everything else is returned as it is."""
+    if isinstance(tree, str):
+        return tree if tree.isascii() or _encodes(tree) else _escaped(tree)
+    if isinstance(tree, dict):
+        return {storable(key): storable(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [storable(value) for value in tree]
+    return tree
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

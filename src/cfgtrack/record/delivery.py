@@ -1,0 +1,346 @@
+"""Getting one run's record into MLflow without ever holding up the task or losing the record.
+
+Each tracked run is first written to the spool (what MLflow should receive), then pushed to
+MLflow from a daemon thread. The task waits for that push at most ``tracking_timeout`` seconds
+(for a tracking server; a local store is written in place): a dead server fails at once, a
+hanging or slow one is left behind and the task starts. A push left behind may still complete
+the run's start while the task runs (a slow server) but never creates the run once the wait is
+over (see ``cfgtrack.record.sync.Gate``). The run's end waits at most 6 x ``tracking_timeout``.
+Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, and one warning per
+process says so. After a failure, later runs of the process go straight to the spool for five
+minutes, so an outage costs the bounded wait once in that time. A run that reached MLflow
+whole leaves nothing in the spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfgtrack.record.capture.git import sanitize_url
+from cfgtrack.record.heartbeat import Heartbeat
+from cfgtrack.record.run_record import now_iso
+from cfgtrack.record.sinks.spool import SpoolEntry, list_entries, millis
+from cfgtrack.record.sync import Gate, address_of, mirror_to_output_dir, push
+from cfgtrack.settings import Settings
+from cfgtrack.tracking.bounded import Background, bounded_http, call_within, describe, is_remote
+
+log = logging.getLogger("cfgtrack")
+
+END_BOUND_FACTOR = 6  # a run's end may wait 6 x tracking_timeout: the task is over by then
+RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """A sweep's run as its jobs see it: always its local id, its MLflow id when it has one."""
+
+    local_id: str
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What MLflow should receive for one run, besides its record's times and status."""
+
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    extra_tags: dict[str, str]
+    data: list[dict[str, Any]]
+    files: dict[str, str]
+
+
+@dataclass
+class _Outages:
+    down: dict[str, float] = field(default_factory=dict)  # tracking URI -> when it failed
+    warned: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_OUTAGES = _Outages()
+
+
+class Delivery:
+    """The MLflow side of one session: spool entry, bounded pushes, heartbeat, active run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracking_uri: str,
+        experiment: str,
+        record: dict[str, Any],
+        parent: ParentRef | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.record_run = record["run"]
+        self.parent = parent
+        self.entry: SpoolEntry | None = None
+        self.run: Any = None
+        self.target: Any = None  # the MlflowRun, once the store was reached
+        self.online = False
+        self.active = False
+        self.heartbeat: Heartbeat | None = None
+        self.pending: tuple[Background[Any], Gate] | None = None  # a start still under way
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sweep sessions travel to launcher workers; threads stay home."""
+        return {**self.__dict__, "heartbeat": None, "pending": None}
+
+    @property
+    def local_id(self) -> str:
+        return self.record_run["local_id"]
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.info.run_id if self.run is not None else None
+
+    def address(self) -> dict[str, Any] | None:
+        """The record's ``run.mlflow``: where the run is, or None while it waits in the spool."""
+        if not self.online:
+            return None
+        return address_of(self.tracking_uri, self.experiment, self.run)
+
+    def open(self, plan: RunPlan, active: bool) -> dict[str, Any] | None:
+        """Spool the run, then push it to MLflow within the time bound. ``active`` makes it the
+        task's fluent active run. Returns ``address()``."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)  # the task's own MLflow calls go there too
+        self.entry = self._spool(plan)
+        if not self._offline():
+            self._start()
+        if self.online and active:
+            from cfgtrack.record.sinks.mlflow import activate
+
+            activate(self.run)
+            self.active = True
+        if self.settings.heartbeat_interval > 0:
+            self.heartbeat = Heartbeat(self.settings.heartbeat_interval, self._beat).start()
+        return self.address()
+
+    def close(self, status: str, end_time: str, files: dict[str, str]) -> None:
+        """The run ended: its last files and status go to the spool, then to MLflow if the run
+        is there; the spool entry goes once MLflow has everything."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.active:
+            from cfgtrack.record.sinks.mlflow import deactivate
+
+            deactivate(self.run_id)
+            self.active = False
+        entry = self.entry
+        if entry is None:
+            return
+        entry.finish(status, end_time, files)
+        late = self.pending is not None
+        if late:  # the start went on while the task ran: wait for it now
+            job, gate = self.pending
+            self.pending = None
+            job.wait(self._bound(END_BOUND_FACTOR))
+            self._settle(job, gate, ending=True)
+        if not self.online:
+            return
+        from cfgtrack.record.sinks.spool import EntryBusy
+
+        gate = Gate()
+        try:
+            with entry.locked():
+                job = self._push_within(self._bound(END_BOUND_FACTOR), gate)
+                job.result()
+                if late:  # the output folder's record never learned the run's address
+                    mirror_to_output_dir(entry)
+                entry.remove()
+        except EntryBusy:
+            return  # a `cfgtrack sync` is uploading it right now
+        except Exception as exc:
+            gate.cancel()
+            self._went_offline(exc, ending=True)
+
+    def children_failed(self) -> bool:
+        """True when a job of this sweep ended FAILED or KILLED, as the spool or MLflow says."""
+        entries, _ = list_entries(self.settings.spool)
+        for entry in entries:
+            parent = entry.meta.get("parent") or {}
+            if parent.get("local_id") == self.local_id and entry.status in ("FAILED", "KILLED"):
+                return True
+        if not self.online:
+            return False
+
+        def search() -> bool:
+            runs = self.target.client.search_runs(
+                [self.target.experiment_id],
+                filter_string=f"tags.`mlflow.parentRunId` = '{self.run_id}'",
+            )
+            return any(run.info.status in ("FAILED", "KILLED") for run in runs)
+
+        try:
+            with bounded_http(self.settings.tracking_timeout):
+                return call_within(self._bound(), search)
+        except Exception as exc:
+            log.debug("cfgtrack: cannot ask MLflow for the sweep's jobs (%s)", describe(exc))
+            return False
+
+    def _bound(self, factor: float = 1.0) -> float | None:
+        """Seconds to wait for a tracking server; None for a local store (written in place,
+        it does not hang on a network)."""
+        if not is_remote(self.tracking_uri):
+            return None
+        return factor * self.settings.tracking_timeout
+
+    def _push_within(self, seconds: float | None, gate: Gate) -> Background[Any]:
+        """Push the entry in a daemon thread and wait for it at most ``seconds``. It may go on
+        afterwards (a slow server), but without creating the run (see ``Gate``); a request may
+        take as long as a run's end may wait, so a hung one ends by then."""
+
+        def work() -> Any:
+            from cfgtrack.record.sinks.mlflow import MlflowRun
+
+            if self.target is None:  # opening the store asks the server: inside the bound
+                self.target = MlflowRun(self.tracking_uri, self.experiment)
+            return push(self.entry, self.target, gate)
+
+        with bounded_http(self._bound(END_BOUND_FACTOR) or self.settings.tracking_timeout):
+            job = Background(work)
+            job.wait(seconds)
+            gate.may_create = False  # before MLflow's own retry settings come back
+        return job
+
+    def _start(self) -> None:
+        """Push the run's start; the task waits for it at most ``tracking_timeout`` seconds."""
+        gate = Gate()
+        job = self._push_within(self._bound(), gate)
+        if job.wait(0):
+            self._settle(job, gate, ending=False)
+            return
+        self.pending = (job, gate)
+        self._warn(
+            "cfgtrack: MLflow at %s did not answer within %g s; the task starts anyway. The "
+            "run's record is kept in %s and goes to MLflow as soon as the server answers; if "
+            "it never does, upload it with `%s`.",
+            sanitize_url(self.tracking_uri),
+            self.settings.tracking_timeout,
+            self.entry.path,
+            self._sync_command(),
+        )
+
+    def _settle(self, job: Background[Any], gate: Gate, ending: bool) -> None:
+        """Online with the run the push returned, or offline (spool) with why it did not."""
+        try:
+            self.run = job.result()
+        except Exception as exc:
+            gate.cancel()
+            self._went_offline(exc, ending)
+            return
+        self.online = True
+
+    def _offline(self) -> bool:
+        """True when this run goes straight to the spool: its sweep run is only in the spool
+        (the job's run could not name it), or the server failed in this process less than
+        ``RETRY_AFTER`` seconds ago."""
+        if self.parent is not None and self.parent.run_id is None:
+            return True
+        failed = _OUTAGES.down.get(self.tracking_uri)
+        return failed is not None and time.monotonic() - failed < RETRY_AFTER
+
+    def _spool(self, plan: RunPlan) -> SpoolEntry:
+        run = self.record_run
+        meta = {
+            "local_id": self.local_id,
+            "role": run["role"],
+            "tracking_uri": sanitize_url(self.tracking_uri),
+            "experiment": self.experiment,
+            "run_name": plan.run_name,
+            "status": "RUNNING",
+            "start_ms": millis(run["start_time"]),
+            "end_ms": None,
+            "tags": self._tags(plan.tags),
+            "params": plan.params,
+            "extra_tags": plan.extra_tags,
+            "data": plan.data,
+            "parent": None if self.parent is None else self.parent.__dict__.copy(),
+            "output_dir": run["output_dir"],
+            "process": {"host": socket.gethostname(), "pid": os.getpid()},
+        }
+        try:
+            return SpoolEntry.create(self.settings.spool, meta, plan.files)
+        except OSError as exc:
+            fallback = Path(tempfile.mkdtemp(prefix="cfgtrack-spool-"))
+            log.warning(
+                "cfgtrack: cannot write the spool %s (%s); this run's entry is in %s",
+                self.settings.spool,
+                exc,
+                fallback,
+            )
+            return SpoolEntry.create(fallback, meta, plan.files)
+
+    def _tags(self, tags: dict[str, str]) -> dict[str, str]:
+        """The run's tags at creation: the plan's, its local id, its first heartbeat, and MLflow's
+        own context (user, source, git), resolved here so a later upload carries the same."""
+        from cfgtrack.record.sinks.mlflow import (
+            HEARTBEAT_INTERVAL_TAG,
+            HEARTBEAT_TAG,
+            LOCAL_ID_TAG,
+            context_tags,
+        )
+
+        tags = {**tags, LOCAL_ID_TAG: self.local_id}
+        if self.settings.heartbeat_interval > 0:
+            tags[HEARTBEAT_TAG] = self.record_run["start_time"]
+            tags[HEARTBEAT_INTERVAL_TAG] = f"{self.settings.heartbeat_interval:g}"
+        return context_tags(tags)
+
+    def _sync_command(self) -> str:
+        spool = self.entry.path.parent
+        return "cfgtrack sync" if spool == self.settings.spool else f"cfgtrack sync --spool {spool}"
+
+    def _warn(self, message: str, *args: Any) -> None:
+        """One warning per process: later runs and later failures have been announced."""
+        with _OUTAGES.lock:
+            if _OUTAGES.warned:
+                return
+            _OUTAGES.warned = True
+        log.warning(message, *args)
+
+    def _went_offline(self, exc: BaseException, ending: bool) -> None:
+        self.online = False
+        reason = describe(exc)
+        with _OUTAGES.lock:
+            _OUTAGES.down[self.tracking_uri] = time.monotonic()
+        server = sanitize_url(self.tracking_uri)
+        if ending:
+            self._warn(
+                "cfgtrack: MLflow at %s failed while the run was ending (%s); the rest of its "
+                "record is kept in %s. Upload it with `%s` once the server is back.",
+                server,
+                reason,
+                self.entry.path,
+                self._sync_command(),
+            )
+        else:
+            self._warn(
+                "cfgtrack: MLflow at %s is not answering (%s); this run and later ones of this "
+                "process are recorded in %s instead. Upload them with `%s` once the server "
+                "is back.",
+                server,
+                reason,
+                self.entry.path.parent,
+                self._sync_command(),
+            )
+
+    def _beat(self) -> None:
+        self.entry.beat()
+        if self.online and self.run is not None:
+            from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
+
+            timeout = min(self.settings.heartbeat_interval, self.settings.tracking_timeout)
+            set_tag_now(self.tracking_uri, self.run_id, HEARTBEAT_TAG, now_iso(), timeout)

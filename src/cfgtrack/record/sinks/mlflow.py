@@ -1,0 +1,254 @@
+"""Write a run record to MLflow: params, tags, datasets, artifacts and status.
+
+Follows MLflow's own conventions (``mlflow.source.git.*`` tags, ``mlflow.parentRunId`` for
+sweep jobs, dataset inputs) and its limits: a param whose key or value does not fit is never
+truncated; the param or a tag says where the whole value is (``cfgtrack/config.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Dataset, DatasetInput, InputTag, Param, Run, RunTag, ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import (
+    MAX_ENTITY_KEY_LENGTH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VAL_LENGTH,
+    _validate_param_name,
+)
+
+from cfgtrack.config.flatten import flatten
+from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.tracking.bounded import is_remote
+from cfgtrack.tracking.retry import retry_transient, store_setup_lock
+
+DIGEST_LENGTH = 32
+LOCAL_ID_TAG = "cfgtrack.local_id"
+HEARTBEAT_TAG = "cfgtrack.heartbeat"
+HEARTBEAT_INTERVAL_TAG = "cfgtrack.heartbeat_interval"
+
+
+def param_value(value: Any) -> str:
+    """Strings as they are; everything else as JSON (``true``, ``null``, ``[1, 2]``)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(params that fit MLflow, {key: why it was not logged as is})``.
+
+    Too-long values are logged as a pointer to the config artifact; keys MLflow rejects are only
+    listed, since no param can hold them.
+    """
+    params: dict[str, str] = {}
+    unlogged: dict[str, str] = {}
+    for key, value in flatten(resolved).items():
+        text = param_value(value)
+        try:
+            if len(key) > MAX_ENTITY_KEY_LENGTH:
+                raise MlflowException(f"key longer than {MAX_ENTITY_KEY_LENGTH} characters")
+            _validate_param_name(key)
+        except MlflowException as exc:
+            unlogged[key] = f"invalid MLflow param key ({exc.message.splitlines()[0]})"
+            continue
+        if len(text) > MAX_PARAM_VAL_LENGTH:
+            params[key] = f"<{len(text)} characters; whole value in {FOLDER}/config.yaml>"
+            unlogged[key] = f"value of {len(text)} characters exceeds {MAX_PARAM_VAL_LENGTH}"
+            continue
+        params[key] = text
+    return params, unlogged
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def artifact_location_for(tracking_uri: str) -> str | None:
+    """For a SQLite store, artifacts live beside the database (``<db folder>/mlartifacts``)."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    database = Path(tracking_uri[len(prefix) :])
+    return (database.parent / "mlartifacts").resolve().as_uri()
+
+
+@retry_transient
+def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
+    """The id of experiment ``name``, created (or restored) when needed; safe under races."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        location = artifact_location_for(tracking_uri)
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException:
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage == "deleted":
+        client.restore_experiment(experiment.experiment_id)
+    return experiment.experiment_id
+
+
+def _dataset_inputs(data: list[dict[str, Any]]) -> list[DatasetInput]:
+    inputs = []
+    for entry in data:
+        if not entry.get("sha256"):
+            continue
+        profile = {k: entry.get(k) for k in ("sha256", "size_bytes", "files", "kind")}
+        dataset = Dataset(
+            name=entry["name"],
+            digest=entry["sha256"][:DIGEST_LENGTH],
+            source_type="local",
+            source=json.dumps({"uri": Path(entry["path"]).as_uri()}),
+            profile=json.dumps(profile),
+        )
+        tags = [
+            InputTag(key="mlflow.data.context", value=entry.get("context", "training")),
+            InputTag(key="cfgtrack.sha256", value=entry["sha256"]),
+        ]
+        inputs.append(DatasetInput(dataset=dataset, tags=tags))
+    return inputs
+
+
+def _fits_tag(value: str) -> bool:
+    return len(value) <= MAX_TAG_VAL_LENGTH
+
+
+class MlflowRun:
+    """The MLflow side of one run: created once (and found again by its local id), then written
+    step by step; every step may be repeated without harm."""
+
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        with store_setup_lock(tracking_uri):  # the client opens the store
+            self.client = retry_transient(MlflowClient)(tracking_uri)
+            self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
+        self.run_id: str | None = None
+        self.run: Run | None = None
+
+    def use(self, run: Run) -> Run:
+        self.run, self.run_id = run, run.info.run_id
+        return run
+
+    @retry_transient
+    def get(self, run_id: str) -> Run | None:
+        """The run ``run_id``, or None when it does not exist (any more)."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return run if run.info.lifecycle_stage == "active" else None
+
+    @retry_transient
+    def find(self, local_id: str) -> Run | None:
+        """The run cfgtrack created for ``local_id`` earlier, if any (tag ``cfgtrack.local_id``)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{LOCAL_ID_TAG}` = '{local_id}'",
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    @retry_transient(idempotent=False)
+    def create(self, run_name: str, tags: dict[str, str], start_ms: int | None) -> Run:
+        """A new run with its original start time."""
+        tags = {key: value for key, value in tags.items() if _fits_tag(value)}
+        run = self.client.create_run(
+            self.experiment_id, start_time=start_ms, tags=tags, run_name=run_name
+        )
+        return self.use(run)
+
+    @retry_transient
+    def log_params_and_tags(self, params: dict[str, str], tags: dict[str, str]) -> None:
+        """Batched writes within MLflow's per-request limit of 100 params or tags."""
+        entries: list[Param | RunTag] = [Param(k, v) for k, v in params.items()]
+        entries += [RunTag(k, v) for k, v in tags.items() if _fits_tag(v)]
+        for chunk in _chunks(entries, MAX_PARAMS_TAGS_PER_BATCH):
+            self.client.log_batch(
+                self.run_id,
+                params=[e for e in chunk if isinstance(e, Param)],
+                tags=[e for e in chunk if isinstance(e, RunTag)],
+                synchronous=True,
+            )
+
+    @retry_transient
+    def log_datasets(self, data: list[dict[str, Any]]) -> None:
+        inputs = _dataset_inputs(data)
+        if inputs:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+
+    @retry_transient
+    def log_files(self, folder: Path, names: Iterable[str]) -> None:
+        for name in names:
+            self.client.log_artifact(self.run_id, str(folder / name), FOLDER)
+
+    @retry_transient
+    def end(self, status: str, end_ms: int | None) -> None:
+        """The final status, with the run's original end time."""
+        self.client.set_terminated(self.run_id, status, end_time=end_ms)
+
+
+def context_tags(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` over MLflow's own run context (user, source, git), as ``mlflow.start_run`` adds
+    it; resolved in the run's process, so a run uploaded later carries the same tags."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return {key: str(value) for key, value in resolve_tags(tags).items()}
+
+
+def activate(run: Run) -> None:
+    """Make ``run`` this thread's fluent active run, so the task's own ``mlflow.log_metric``
+    calls land in it. ``mlflow.start_run(run_id=...)`` would ask the server again, from the
+    task's thread and with MLflow's minutes of retries, which is what cfgtrack must not do."""
+    from mlflow.tracking import fluent
+
+    fluent._active_run_stack.get().append(fluent.ActiveRun(run))
+
+
+def deactivate(run_id: str) -> None:
+    """Take ``run_id`` off this thread's fluent run stack, without a server call."""
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    stack[:] = [run for run in stack if run.info.run_id != run_id]
+
+
+def set_tag_now(tracking_uri: str, run_id: str, key: str, value: str, timeout: float) -> None:
+    """One tag write that gives up after ``timeout`` seconds, never retried (heartbeats):
+    over HTTP with explicit bounds, so it neither waits out MLflow's retries nor changes
+    the retry settings the task's own MLflow calls use."""
+    if not is_remote(tracking_uri):
+        MlflowClient(tracking_uri).set_tag(run_id, key, value)
+        return
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+    endpoint = "/api/2.0/mlflow/runs/set-tag"
+    response = http_request(
+        get_default_host_creds(tracking_uri),
+        endpoint,
+        "POST",
+        max_retries=0,
+        backoff_factor=0,
+        timeout=timeout,
+        json={"run_id": run_id, "key": key, "value": value},
+    )
+    verify_rest_response(response, endpoint)
+
+
+def unlogged_note(unlogged: dict[str, str]) -> str:
+    """The tag that says which config keys are not (whole) params and where they are."""
+    return (
+        f"{len(unlogged)} keys; whole values in {FOLDER}/config.yaml, "
+        f"reasons in {FOLDER}/{UNLOGGED}"
+    )

@@ -1,0 +1,130 @@
+"""How ages, values and commits read in every output (table, Markdown, HTML, JSON).
+
+One place, so ``cfgtrack stale``, ``cfgtrack history`` and the audit report say the same thing
+the same way, and every format states when ages are lower bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from cfgtrack.ages.history import Change, History
+from cfgtrack.ages.stale import Parameter
+from cfgtrack.git.objects import CommitInfo
+from cfgtrack.render import ABSENT_TEXT, format_value, md
+
+SCHEMA_VERSION = 1
+REMOVED = "(removed)"
+
+
+def value_text(value: Any, limit: int | None = 60) -> str:
+    """A value as short text that keeps types apart (``1``, ``1.0``, ``"1"``), cut at ``limit``."""
+    return format_value(value, width=limit)
+
+
+def change_value_text(change: Change, limit: int | None = 60) -> str:
+    return value_text(change.value, limit) if change.present else REMOVED
+
+
+def side_text(present: bool, value: Any) -> str:
+    """One env's value in a comparison, or that the env has no such key."""
+    return value_text(value) if present else ABSENT_TEXT
+
+
+def age_days(age: timedelta) -> int:
+    return max(age.days, 0)
+
+
+def age_text(age: timedelta, lower_bound: bool = False) -> str:
+    """``412 days`` (``≥ 412 days`` when older commits were not read)."""
+    days = age_days(age)
+    text = "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+    return f"≥ {text}" if lower_bound else text
+
+
+def date_text(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def commit_label(commit: CommitInfo) -> str:
+    return commit.short
+
+
+def commit_dict(commit: CommitInfo) -> dict[str, Any]:
+    return {
+        "sha": None if commit.uncommitted else commit.sha,
+        "date": commit.date.isoformat(),
+        "author": commit.author,
+        "email": commit.email,
+        "subject": commit.subject,
+        "uncommitted": commit.uncommitted,
+    }
+
+
+def change_dict(change: Change, lower_bound: bool) -> dict[str, Any]:
+    return {
+        "value": change.value if change.present else None,
+        "removed": not change.present,
+        "unresolved": change.unresolved,
+        "first_seen": change.first,
+        "age_is_lower_bound": lower_bound,
+        "commit": commit_dict(change.commit),
+    }
+
+
+def parameter_dict(parameter: Parameter) -> dict[str, Any]:
+    review = parameter.review
+    return {
+        "env": parameter.env,
+        "key": parameter.key,
+        "value": parameter.value,
+        "unresolved": parameter.change.unresolved,
+        "changed_at": parameter.change.commit.date.isoformat(),
+        "age_days": age_days(parameter.age),
+        "age_is_lower_bound": parameter.lower_bound,
+        "status": parameter.status.value,
+        "commit": commit_dict(parameter.change.commit),
+        "review": None if review is None else review.to_entry(),
+    }
+
+
+def history_dict(history: History) -> dict[str, Any]:
+    """What the walk saw: how far it went and what it could not read."""
+    return {
+        "env": history.env,
+        "commits_walked": history.walked,
+        "commits_skipped": len(history.skipped),
+        "skipped": [
+            {**commit_dict(skipped.commit), "error": skipped.error} for skipped in history.skipped
+        ],
+        "ages_are_lower_bounds": history.cut is not None,
+        "lower_bound_reason": history.cut,
+    }
+
+
+def history_notes(histories: Sequence[History]) -> list[str]:
+    """Lines every format prints under its results: lower bounds and skipped commits."""
+    notes = []
+    cuts = sorted({history.cut for history in histories if history.cut})
+    for cut in cuts:
+        notes.append(
+            f"Ages are lower bounds ({cut}); ages marked ≥ may be older. "
+            "Fetch the full history (git fetch --unshallow) for exact ages."
+        )
+    for history in histories:
+        if history.skipped:
+            where = f" for env {history.env}" if history.env else ""
+            count = len(history.skipped)
+            noun = "commit" if count == 1 else "commits"
+            notes.append(
+                f"{count} {noun}{where} skipped: the config did not compose there "
+                f"(first: {history.skipped[0].commit.short} {history.skipped[0].error})"
+            )
+    return notes
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub-flavoured Markdown table, one line per item (cells escaped)."""
+    return md.table(headers, [[md.cell(str(c)) for c in row] for row in rows]).splitlines()

@@ -1,1 +1,0 @@
-"""Renderers for parameter ages: shared text and JSON shapes, and the quarterly audit report."""
