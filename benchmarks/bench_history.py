@@ -143,7 +143,8 @@ def naive_per_commit(repo: Path, sample: int) -> tuple[float, float]:
 def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str, float]:
     """One cold walk in this process (the ``--child`` mode); what the parent reports."""
     from cfgtrack.ages.cache import HistoryCache
-    from cfgtrack.ages.history import Composition, walk
+    from cfgtrack.ages.model import Composition
+    from cfgtrack.ages.walk import walk
 
     cache = HistoryCache(cache_file)
     started = time.perf_counter()
@@ -197,7 +198,8 @@ def main() -> None:
         print(json.dumps(walk_once(Path(repo), Path(cache), int(workers), rev)))
         return
 
-    from cfgtrack.ages.history import available_cpus, load_histories
+    from cfgtrack.ages.history import load_histories
+    from cfgtrack.ages.parallel import available_cpus
     from cfgtrack.settings import load_settings
 
     with tempfile.TemporaryDirectory() as folder:

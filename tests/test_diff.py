@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from cfgtrack.compare.diff import compare, compare_values
+from cfgtrack.compare.diff import compare
 from cfgtrack.compare.documented import applicable, load_documented
 from cfgtrack.compare.sources import Config, parse_spec
 from cfgtrack.config.flatten import flatten
+from cfgtrack.config.values import compare_values
 from cfgtrack.errors import CfgtrackError
 
 

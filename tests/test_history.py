@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cfgtrack.ages.history import History, load_histories
+from cfgtrack.ages.history import load_histories
+from cfgtrack.ages.model import History
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import load_settings
 from gitutil import commit, git, init_repo, write

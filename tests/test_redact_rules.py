@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from cfgtrack.record.capture.config import config_hash
-from cfgtrack.redact import MASK, KeyRule, Redactor, rewrite_yaml_files
+from cfgtrack.record.hydra_files import rewrite_yaml_files
+from cfgtrack.redact import MASK, KeyRule, Redactor
 
 AWS_KEY_ID = "AKIAQWERTYUIOPASDFGH"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzPLANTED1"

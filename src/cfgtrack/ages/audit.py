@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from cfgtrack.ages.history import Change, History, same_value
+from cfgtrack.ages.model import Change, History, same_value
 from cfgtrack.ages.reviews import Review
 from cfgtrack.ages.stale import Parameter, assess
 from cfgtrack.errors import CfgtrackError

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from cfgtrack.ages.history import Change, Composition, History, same_value
+from cfgtrack.ages.model import Change, Composition, History, same_value
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import CommitInfo
 from cfgtrack.tracking.runstore import experiments_by_id, search

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
-from cfgtrack.ages.history import Change, History, same_value
+from cfgtrack.ages.model import Change, History, same_value
 from cfgtrack.ages.reviews import Review
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, parse_duration
@@ -124,7 +124,8 @@ def value_ages(
     ``walk=False`` uses only a history an earlier walk cached (none: no ages). A work-tree value
     that differs from the last commit's is ``uncommitted``.
     """
-    from cfgtrack.ages.history import Composition, cached_history, load_histories
+    from cfgtrack.ages.history import cached_history, load_histories
+    from cfgtrack.ages.model import Composition
     from cfgtrack.render.ages_text import age_text
 
     rev = config.commit or "HEAD"

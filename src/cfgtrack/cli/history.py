@@ -18,6 +18,7 @@ from cfgtrack.cli.options import (
     print_table,
     project_settings,
     since_date,
+    walked_histories,
 )
 from cfgtrack.errors import CfgtrackError
 
@@ -48,13 +49,12 @@ def history(
     """Every value KEY has had, newest first, with commit, date, author and subject."""
     from datetime import datetime, timezone
 
-    from cfgtrack.ages.history import load_histories
     from cfgtrack.render import ages_text as text
 
     settings = project_settings(config_dir, config_name)
     envs = choose_envs(settings, [env]) if env else [None]
     start = since_date(since, datetime.now(timezone.utc))
-    found = load_histories(settings, envs, overrides=overrides or (), rev=rev, since=start)[0]
+    found = walked_histories(settings, envs, overrides=overrides or (), rev=rev, since=start)[0]
     where = f"env {env}" if env else "the default composition"
     if key not in found.changes:
         raise unknown_key(key, sorted(found.changes), f"the history of {where}")

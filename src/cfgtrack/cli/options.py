@@ -14,8 +14,10 @@ from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, load_settings, parse_duration
 
 if TYPE_CHECKING:
-    from cfgtrack.ages.history import History
+    from cfgtrack.ages.model import History
     from cfgtrack.ages.reviews import Review
+
+WALK_PROGRESS_FROM = 50  # commits: shorter walks end before a bar would help
 
 CONFIG_DIR = typer.Option(None, "--config-dir", help="Config folder (default: config_dir setting).")
 CONFIG_NAME = typer.Option(None, "--config-name", help="Primary config (default: config_name).")
@@ -169,3 +171,14 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def walked_histories(
+    settings: Settings, envs: Sequence[str | None], **options: Any
+) -> list[History]:
+    """``load_histories`` with the walk's progress shown on a terminal."""
+    from cfgtrack.ages.history import load_histories
+    from cfgtrack.render.progress import progress_bar
+
+    with progress_bar("Composing the config at each commit", min_total=WALK_PROGRESS_FROM) as shown:
+        return load_histories(settings, envs, on_progress=shown, **options)

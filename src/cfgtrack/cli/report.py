@@ -18,6 +18,7 @@ from cfgtrack.cli.options import (
     audited,
     shallow_gate,
     since_date,
+    walked_histories,
 )
 
 
@@ -41,14 +42,13 @@ def report(
     from datetime import datetime, timezone
 
     from cfgtrack.ages.audit import Quarter, build_audit, judged_at
-    from cfgtrack.ages.history import load_histories
     from cfgtrack.render.audit.files import write_report
 
     ask = audited(config_dir, config_name, envs, older_than)
     now = datetime.now(timezone.utc)
     chosen = Quarter.parse(quarter) if quarter else Quarter.containing(now)
     as_of = judged_at(chosen, now)
-    histories = load_histories(
+    histories = walked_histories(
         ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=since_date(since, as_of)
     )
     differences = _differences(ask.settings, ask.envs, overrides or (), rev, as_of, now)

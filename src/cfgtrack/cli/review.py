@@ -27,7 +27,7 @@ def review(
     """Record a review of KEY's current value in the reviews file (commit that file)."""
     from datetime import datetime, timezone
 
-    from cfgtrack.ages.history import Composition
+    from cfgtrack.ages.model import Composition
     from cfgtrack.ages.reviews import Review, append_review, load_reviews, reviews_path
     from cfgtrack.cli.history import unknown_key
     from cfgtrack.config.compose import compose_dir

@@ -22,6 +22,7 @@ from cfgtrack.cli.options import (
     print_table,
     shallow_gate,
     since_date,
+    walked_histories,
 )
 
 
@@ -54,7 +55,6 @@ def stale(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="Default: project settings."),
 ) -> None:
     """Parameters whose value is older than the threshold, oldest first, per env."""
-    from cfgtrack.ages.history import load_histories
     from cfgtrack.ages.stale import assess, parse_when
 
     given = parse_when(as_of, option="--as-of") if as_of else None
@@ -71,7 +71,7 @@ def stale(
         )
         return
     ask = audited(config_dir, config_name, envs, older_than)
-    histories = load_histories(
+    histories = walked_histories(
         ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
     )
     moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import typer
@@ -62,19 +60,6 @@ def _dead_after(text: str | None, settings: Settings) -> float:
         raise CfgtrackError(f"--dead-after: {exc}") from None
 
 
-def _progress_bar() -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    return Progress(
-        TextColumn("uploading spooled runs"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-
-
 def sync(
     tracking_uri: str = TRACKING_URI,
     spool: Path = SPOOL,
@@ -88,6 +73,7 @@ def sync(
     times, status, params, tags, datasets, artifacts and sweep parent."""
     from cfgtrack.record.sinks.spool import list_entries
     from cfgtrack.record.sync import sync_spool
+    from cfgtrack.render.progress import progress_bar
     from cfgtrack.tracking.bounded import bounded_http
 
     _quiet_mlflow()
@@ -96,25 +82,20 @@ def sync(
     folder = spool.resolve() if spool else settings.spool
     threshold = _dead_after(dead_after, settings)
     pending = len(list_entries(folder)[0])
-    show_bar = output is OutputFormat.table and pending >= PROGRESS_FROM and sys.stderr.isatty()
-    with bounded_http(timeout):
-        if show_bar:
-            with _progress_bar() as bar:
-                task = bar.add_task("sync", total=pending)
-                result = sync_spool(
-                    folder,
-                    override=override,
-                    current_uri=settings.resolved_tracking_uri(),
-                    dead_after=threshold,
-                    on_step=lambda _: bar.advance(task),
-                )
-        else:
-            result = sync_spool(
-                folder,
-                override=override,
-                current_uri=settings.resolved_tracking_uri(),
-                dead_after=threshold,
-            )
+    min_total = PROGRESS_FROM if output is OutputFormat.table else pending + 1
+    with (
+        bounded_http(timeout),
+        progress_bar("uploading spooled runs", min_total=min_total, counts=True) as shown,
+    ):
+        done = iter(range(1, pending + 1))
+        shown(0, pending)
+        result = sync_spool(
+            folder,
+            override=override,
+            current_uri=settings.resolved_tracking_uri(),
+            dead_after=threshold,
+            on_step=lambda _: shown(next(done, pending), pending),
+        )
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         raise typer.Exit(result.exit_code)

@@ -2,26 +2,21 @@
 
 The default path is one pass over two flat dicts, with a cheap check for the common case (same
 type, equal value), so comparing 100,000 leaves costs little more than ``dict`` comparison.
-deepdiff is imported only for ``ignore_order``, to pair list items that changed and moved.
-
-(The module is not named ``diff``: ``cfgtrack.diff`` is the public function, and a submodule of
-the same name would replace it on the package once imported.)
+deepdiff is imported only for ``ignore_order``, to pair list items that changed and moved
+(``compare.align``); what counts as the same value is ``config.values``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import translate
-from itertools import filterfalse
-from operator import is_not
 from pathlib import Path
 from typing import Any
 
+from cfgtrack.compare.align import aligned
 from cfgtrack.compare.documented import (
     DEFAULT_FILE_NAME,
     DocumentedDifference,
@@ -30,18 +25,15 @@ from cfgtrack.compare.documented import (
     load_documented,
 )
 from cfgtrack.compare.sources import Config, is_file, load_config
-from cfgtrack.config.flatten import flatten, is_scalar, top_level
+from cfgtrack.config.flatten import top_level
+from cfgtrack.config.values import (
+    ADDED,
+    EQUAL,
+    compare_values,
+)
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, load_settings
 
-ADDED, REMOVED, CHANGED, TYPE_CHANGED, EQUAL = (
-    "added",
-    "removed",
-    "changed",
-    "type_changed",
-    "equal",
-)
-KINDS = (ADDED, REMOVED, CHANGED, TYPE_CHANGED, EQUAL)
 _ABSENT: Any = object()
 
 
@@ -203,7 +195,7 @@ def compare(
     a_values, b_values = left.values, right.values
     a_unresolved, b_unresolved = left.unresolved, right.unresolved
     if options.ignore_order:
-        (a_values, a_unresolved), (b_values, b_unresolved) = _aligned(left, right)
+        (a_values, a_unresolved), (b_values, b_unresolved) = aligned(left, right)
     if options.exclude:
         excluded = re.compile("|".join(f"(?:{translate(glob)})" for glob in options.exclude))
         a_values = {k: v for k, v in a_values.items() if not excluded.match(k)}
@@ -252,171 +244,3 @@ def sorted_by_section(changes: list[Change]) -> list[Change]:
     for change in changes:
         rank.setdefault(change.section, len(rank))
     return sorted(changes, key=lambda change: rank[change.section])
-
-
-def compare_values(
-    left: Mapping[str, Any],
-    right: Mapping[str, Any],
-    *,
-    rtol: float = 0.0,
-    ignore_order: bool = False,
-) -> dict[str, str]:
-    """Key -> kind for every key that differs between two flat configs (equal keys left out).
-
-    Types matter: ``1`` vs ``"1"`` and ``1`` vs ``1.0`` are type changes.
-    """
-    # One pass picks the candidates: keys whose values differ, or whose types (or the types of
-    # their list items: [1] == [1.0]) differ; only those are looked at closely. Everything the
-    # pass touches is a local name: this loop is the whole cost on large configs.
-    get, absent, kind_of, list_type, differs = right.get, _ABSENT, type, list, is_not
-    candidates = [
-        key
-        for key, a in left.items()
-        if (b := get(key, absent)) is not a
-        and (
-            a != b
-            or (type_a := kind_of(a)) is not kind_of(b)
-            or (type_a is list_type and any(map(differs, map(kind_of, a), map(kind_of, b))))
-        )
-    ]
-    kinds: dict[str, str] = {}
-    removed = 0
-    for key in candidates:
-        b = get(key, _ABSENT)
-        if b is _ABSENT:
-            kinds[key] = REMOVED
-            removed += 1
-        elif kind := _kind(left[key], b, rtol, ignore_order):
-            kinds[key] = kind
-    if len(right) != len(left) - removed:
-        kinds.update(dict.fromkeys(filterfalse(left.__contains__, right), ADDED))
-    return kinds
-
-
-def _kind(a: Any, b: Any, rtol: float, ignore_order: bool) -> str | None:
-    """The kind of difference between two present values, None when they are the same."""
-    if a is None or b is None:
-        return None if a is b else CHANGED
-    if type(a) is not type(b):
-        return TYPE_CHANGED
-    if isinstance(a, list):
-        same = _same_multiset(a, b) if ignore_order else _same_list(a, b, rtol)
-        return None if same else CHANGED
-    return None if _same_scalar(a, b, rtol) else CHANGED
-
-
-def _same_scalar(a: Any, b: Any, rtol: float) -> bool:
-    if type(a) is float:
-        if math.isnan(a) and math.isnan(b):
-            return True
-        return a == b or (rtol > 0 and math.isclose(a, b, rel_tol=rtol))
-    return a == b
-
-
-def _same_list(a: list[Any], b: list[Any], rtol: float) -> bool:
-    return len(a) == len(b) and all(
-        type(x) is type(y) and _same_scalar(x, y, rtol) for x, y in zip(a, b, strict=True)
-    )
-
-
-def _canonical(value: Any) -> str:
-    """A text that tells values apart by type too (``1``, ``1.0``, ``true`` and ``"1"`` differ)."""
-    return json.dumps(value, sort_keys=True, default=repr)
-
-
-def _same_multiset(a: list[Any], b: list[Any]) -> bool:
-    return Counter(map(_canonical, a)) == Counter(map(_canonical, b))
-
-
-# --ignore-order for lists of mappings: the flat keys carry item positions
-# (``callbacks.0.monitor``), so both trees are re-ordered to pair equal items, then items that
-# changed are paired by deepdiff's distance, and the trees are flattened again.
-
-
-@dataclass(frozen=True)
-class _Marked:
-    """A leaf that did not resolve, carried through re-ordering."""
-
-    value: Any
-
-
-def _aligned(
-    left: Config, right: Config
-) -> tuple[tuple[dict[str, Any], frozenset[str]], tuple[dict[str, Any], frozenset[str]]]:
-    a, b = _align(_mark(left.tree, left.unresolved), _mark(right.tree, right.unresolved))
-    return _unmark(flatten(a)), _unmark(flatten(b))
-
-
-def _mark(tree: Any, unresolved: frozenset[str], prefix: str = "") -> Any:
-    if prefix and prefix in unresolved:
-        return _Marked(tree)
-    if isinstance(tree, dict) and tree:
-        return {
-            key: _mark(value, unresolved, f"{prefix}.{key}" if prefix else str(key))
-            for key, value in tree.items()
-        }
-    if isinstance(tree, list) and not all(is_scalar(item) for item in tree):
-        return [
-            _mark(value, unresolved, f"{prefix}.{index}" if prefix else str(index))
-            for index, value in enumerate(tree)
-        ]
-    return tree
-
-
-def _unmark(values: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
-    marked = frozenset(key for key, value in values.items() if isinstance(value, _Marked))
-    return {k: v.value if k in marked else v for k, v in values.items()}, marked
-
-
-def _align(a: Any, b: Any) -> tuple[Any, Any]:
-    """Both trees with the items of each pair of lists of mappings in matching positions."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        a2, b2 = dict(a), dict(b)
-        for key in a.keys() & b.keys():
-            a2[key], b2[key] = _align(a[key], b[key])
-        return a2, b2
-    if (
-        isinstance(a, list)
-        and isinstance(b, list)
-        and not (all(map(is_scalar, a)) and all(map(is_scalar, b)))
-    ):
-        pairs, only_a, only_b = _pair_items(a, b)
-        aligned = [_align(a[i], b[j]) for i, j in pairs]
-        return (
-            [x for x, _ in aligned] + [a[i] for i in only_a],
-            [y for _, y in aligned] + [b[j] for j in only_b],
-        )
-    return a, b
-
-
-def _pair_items(a: list[Any], b: list[Any]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Pairs of positions: equal items first, then the closest remaining items (deepdiff)."""
-    free_b: dict[str, list[int]] = {}
-    for j, item in enumerate(b):
-        free_b.setdefault(_canonical(item), []).append(j)
-    pairs, rest_a = [], []
-    for i, item in enumerate(a):
-        matches = free_b.get(_canonical(item))
-        if matches:
-            pairs.append((i, matches.pop(0)))
-        else:
-            rest_a.append(i)
-    rest_b = sorted(j for js in free_b.values() for j in js)
-    if rest_a and rest_b:
-        from deepdiff import DeepDiff
-
-        distances = sorted(
-            (DeepDiff(a[i], b[j], get_deep_distance=True).get("deep_distance", 0.0), i, j)
-            for i in rest_a
-            for j in rest_b
-        )
-        taken_a: set[int] = set()
-        taken_b: set[int] = set()
-        for _, i, j in distances:
-            if i not in taken_a and j not in taken_b:
-                pairs.append((i, j))
-                taken_a.add(i)
-                taken_b.add(j)
-        rest_a = [i for i in rest_a if i not in taken_a]
-        rest_b = [j for j in rest_b if j not in taken_b]
-    return sorted(pairs), rest_a, rest_b

@@ -133,7 +133,8 @@ def _load_env(
     config_name: str,
     overrides: Sequence[str],
 ) -> Config:
-    from cfgtrack.config.compose import FolderFiles, compose_files
+    from cfgtrack.config.compose import compose_files
+    from cfgtrack.config.yaml_files import FolderFiles
 
     group = settings.env_group
     if spec.rev is None:
@@ -248,7 +249,7 @@ def _parse_file(data: bytes, shown: str, *, json_format: bool) -> dict[str, Any]
         except RecursionError:
             raise CfgtrackError(f"{shown}: nested too deeply to read; fix the file") from None
     else:
-        from cfgtrack.config.compose import parse_yaml
+        from cfgtrack.config.yaml_files import parse_yaml
 
         tree = parse_yaml(data, shown)
     if tree is None:

@@ -19,9 +19,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
+from cfgtrack.record.hydra_files import redact_hydra_files
 from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.record.strict import enforce as enforce_strict
-from cfgtrack.redact import redact_hydra_files
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cfgtrack.ages.history import Change, History
+from cfgtrack.ages.model import Change, History
 from cfgtrack.ages.stale import Parameter
 from cfgtrack.git.objects import CommitInfo
 from cfgtrack.render import ABSENT_TEXT, format_value, md

@@ -1,235 +1,32 @@
-"""Secret detection and masking: nothing that looks like a secret leaves the process.
-
-Two kinds of rules, applied to every part of a run record before any sink sees it:
-
-- Key rules: a key path is secret when one of its segments names a secret as whole words
-  (``db_password``, ``api_token``, ``aws_secret_access_key``, ``apiKey``), split on ``_``, ``-``,
-  digits and camelCase. Whole words keep ``max_tokens`` and ``tokenizer``; a segment that starts
-  with a switch or count word (``use_``, ``max_``, ``num_``...) or ends with a word that names
-  something about the secret (``_path``, ``_file``, ``_name``, ``_url``...) is kept too, and so
-  is a vocabulary token (``cls_token``, ``pad_token``). Booleans and nulls are never masked.
-- Value rules: text that looks like a secret wherever it appears (AWS key ids and the secret
-  keys next to them, GitHub, GitLab, Slack, OpenAI and Hugging Face tokens, private key blocks,
-  JWTs, bearer tokens, the password of a ``user:password@`` URL, ``password=...`` assignments)
-  and every value already masked by a key rule, wherever it shows up again (a patch, a
-  traceback, a log line).
-
-A ``Redactor`` learns the values it masks by key, so one per run redacts the config first, then
-the rest of the record with what it learned.
-"""
+"""``Redactor``: masks a run record and any text with the rules and the values it learned."""
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-MASK = "***REDACTED***"
-
-# Whole-word key names (multi-word ones match consecutive words: api_key matches apiKey).
-DEFAULT_KEY_WORDS = (
-    "password",
-    "passwords",
-    "passwd",
-    "passphrase",
-    "secret",
-    "secrets",
-    "token",
-    "api_key",
-    "api_keys",
-    "apikey",
-    "access_key",
-    "access_keys",
-    "private_key",
-    "signing_key",
-    "encryption_key",
-    "credential",
-    "credentials",
-    "creds",
-    "auth",
-    "cookie",
+from cfgtrack.redact.rules import (
+    ASSIGN_COLON,
+    ASSIGN_EQUALS,
+    AWS_KEY_ID,
+    AWS_SECRET,
+    ENV_REFERENCE,
+    EVERY_FAMILY,
+    KEY_REFERENCE,
+    LITERALS,
+    MASK,
+    MIN_LEARNED_LENGTH,
+    OVERRIDE,
+    PRIVATE_KEY,
+    SHORT_TEXT,
+    TOKEN_PATTERNS,
+    URL_PASSWORD,
+    VALUE_MARKERS,
+    KeyRule,
+    is_reference,
+    maskable,
 )
-# A segment starting with one of these is a switch or a count about a secret, not the secret.
-FLAG_WORDS = frozenset(
-    {"use", "enable", "enabled", "disable", "is", "has", "with", "no", "num", "max", "min", "n"}
-)
-# A segment ending with one of these names something about a secret (where, which, how long).
-DESCRIPTOR_WORDS = frozenset(
-    {
-        "path",
-        "paths",
-        "file",
-        "files",
-        "dir",
-        "name",
-        "names",
-        "id",
-        "ids",
-        "type",
-        "types",
-        "length",
-        "len",
-        "size",
-        "count",
-        "dim",
-        "env",
-        "var",
-        "url",
-        "uri",
-        "endpoint",
-        "host",
-        "port",
-        "enabled",
-        "required",
-        "expiry",
-        "ttl",
-        "timeout",
-    }
-)
-# A token preceded by one of these is a vocabulary token of a language model.
-VOCAB_WORDS = frozenset(
-    {"cls", "sep", "pad", "eos", "bos", "unk", "mask", "sos", "start", "end", "special", "vocab"}
-)
-SHORT_TEXT = 4096  # shorter text is checked in one piece; longer text line by line
-MIN_LEARNED_LENGTH = 6  # shorter masked values are not hunted in free text (too many false hits)
-
-_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_SEGMENT_SPLIT = re.compile(r"[./@]")
-
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----"
-    r"(?P<body>.*?)(?=-----END (?P=kind)PRIVATE KEY( BLOCK)?-----|\Z)",
-    re.S,
-)
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
-_AWS_PREFIXES = ("AKIA", "ASIA")  # long-term and temporary access key ids
-_AWS_KEY_ID = re.compile(r"\b(?:" + "|".join(_AWS_PREFIXES) + r")[0-9A-Z]{16}\b")
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-_TOKENS = re.compile(
-    "|".join(
-        (
-            r"\bgh[pousr]_[A-Za-z0-9]{30,}",
-            r"\bgithub_pat_[A-Za-z0-9_]{22,}",
-            r"\bglpat-[A-Za-z0-9_\-]{20,}",
-            r"\bxox[baprs]-[A-Za-z0-9\-]{10,}",
-            r"\bsk-(?:[A-Za-z0-9_]+-)*[A-Za-z0-9_]{20,}",
-            r"\bhf_[A-Za-z0-9]{30,}",
-            r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
-            r"(?<=\bBearer )[A-Za-z0-9\-._~+/]{8,}=*",
-        )
-    )
-)
-# ``key=value`` and ``key: value`` in free text; the key decides. After ``=`` a value ends at
-# a space or separator (``a=1,password=x``), after ``:`` at the end of the line (YAML), or at a
-# comma or brace when the key was quoted (JSON, Python reprs).
-_KEY = r"(?<![\w.\-])(?P<key>[A-Za-z_][\w.\-]*)(?P<quoted>[\"'])?[ \t]*"
-_QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"
-_ASSIGN_EQUALS = re.compile(_KEY + r"=[ \t]*(?P<value>" + _QUOTED + r"|[^\s,;&\"'<>]*)")
-_ASSIGN_COLON = re.compile(
-    _KEY + r":(?!//)[ \t]*(?P<value>" + _QUOTED + r"|(?(quoted)[^\n,}]*|[^\n]*))"
-)
-# Lower-case substrings without which no value pattern can match.
-_TOKEN_MARKERS = (
-    *(f"gh{kind}_" for kind in "pousr"),
-    "github_pat_",
-    "glpat-",
-    "xox",
-    "sk-",
-    "hf_",
-    "eyj",
-    "bearer ",
-)
-_VALUE_MARKERS = (
-    ("://", "url"),
-    *((prefix.lower(), "aws") for prefix in _AWS_PREFIXES),
-    *((marker, "token") for marker in _TOKEN_MARKERS),
-)
-_EVERY_FAMILY = frozenset({"url", "token", "aws", "key"})
-_OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[A-Za-z_][\w.\-/@]*)=(?P<value>.*)$", re.S)
-_REFERENCE = re.compile(r"^(?:\$\{[\w.:\-/\[\]]+\})+$")
-_ENV_REFERENCE = re.compile(r"\$\{oc\.env:(?P<name>[\w.\-]+)")
-_KEY_REFERENCE = re.compile(r"\$\{(?P<path>[A-Za-z_][\w.\-\[\]]*)\}")
-_LITERALS = frozenset({"true", "false", "null", "none", ""})
-
-
-def words(segment: str) -> tuple[str, ...]:
-    """Lower-case words of one key segment: ``aws_secret_accessKey`` -> aws secret access key."""
-    return tuple(word.lower() for word in _WORDS.findall(segment))
-
-
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[int]:
-    size = len(needle)
-    return [i for i in range(len(haystack) - size + 1) if haystack[i : i + size] == needle]
-
-
-def is_reference(value: Any) -> bool:
-    """True for a value that only points elsewhere (``${oc.env:API_KEY}``, ``${db.password}``)."""
-    return isinstance(value, str) and bool(_REFERENCE.match(value.strip()))
-
-
-class KeyRule:
-    """Decides which key names hold secrets (see the module docstring)."""
-
-    def __init__(self, extra_words: Iterable[str] = ()) -> None:
-        names = [*DEFAULT_KEY_WORDS, *extra_words]
-        self.patterns = tuple(dict.fromkeys(w for w in (words(n) for n in names) if w))
-        self.markers = _covering_words(self.patterns)
-
-    def segment_is_secret(self, segment: Any) -> bool:
-        return _segment_is_secret(str(segment), self.patterns)
-
-    def is_descriptor(self, segment: Any) -> bool:
-        return _is_descriptor(str(segment))
-
-    def is_secret(self, path: str | Sequence[Any]) -> bool:
-        """True when a key path (``db.password`` or its segments) names a secret."""
-        segments = _SEGMENT_SPLIT.split(path) if isinstance(path, str) else list(path)
-        if not segments or self.is_descriptor(segments[-1]):
-            return False
-        return any(self.segment_is_secret(segment) for segment in segments)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _segment_is_secret(segment: str, patterns: tuple[tuple[str, ...], ...]) -> bool:
-    found = words(segment)
-    if not found or found[0] in FLAG_WORDS or found[-1] in DESCRIPTOR_WORDS:
-        return False
-    for pattern in patterns:
-        for start in _contains(found, pattern):
-            vocab = pattern == ("token",) and start > 0 and found[start - 1] in VOCAB_WORDS
-            if not vocab:
-                return True
-    return False
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _is_descriptor(segment: str) -> bool:
-    found = words(segment)
-    return bool(found) and found[-1] in DESCRIPTOR_WORDS
-
-
-def _covering_words(patterns: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
-    """A few words such that every pattern holds one (``key`` for api_key, access_key...):
-    lower-case text without any of them holds no secret assignment. Each marker costs one scan
-    of a long text, so fewer is faster."""
-    uncovered = set(patterns)
-    chosen: set[str] = set()
-    while uncovered:
-        counts: dict[str, int] = {}
-        for pattern in uncovered:
-            for word in set(pattern):
-                counts[word] = counts.get(word, 0) + 1
-        best = max(sorted(counts), key=lambda word: counts[word])
-        chosen.add(best)
-        uncovered = {pattern for pattern in uncovered if not any(best in w for w in pattern)}
-    return tuple(sorted(w for w in chosen if not any(o != w and o in w for o in chosen)))
-
-
-def _maskable(value: Any) -> bool:
-    """Nulls, booleans, empty and missing (``???``) values hide nothing."""
-    return value is not None and not isinstance(value, bool) and value not in ("", "???", MASK)
 
 
 class Redactor:
@@ -239,7 +36,7 @@ class Redactor:
         self.keys = KeyRule(extra_key_words)
         self.learned: set[str] = set()
         self._longest_first: list[str] = []
-        self._markers = (*((marker, "key") for marker in self.keys.markers), *_VALUE_MARKERS)
+        self._markers = (*((marker, "key") for marker in self.keys.markers), *VALUE_MARKERS)
         self._family = dict(self._markers)
         self._any_marker = re.compile("|".join(re.escape(marker) for marker, _ in self._markers))
 
@@ -257,7 +54,7 @@ class Redactor:
         )
 
     def _mask(self, value: Any, *, keep_references: bool = False) -> Any:
-        if not _maskable(value) or (keep_references and is_reference(value)):
+        if not maskable(value) or (keep_references and is_reference(value)):
             return value
         self.learn(value)
         return MASK
@@ -272,12 +69,12 @@ class Redactor:
         if not text:
             return text
         if "PRIVATE KEY" in text:
-            text = _PRIVATE_KEY.sub(_mask_key_body, text)
+            text = PRIVATE_KEY.sub(_mask_key_body, text)
         for value in self._longest_first:
             if value in text:
                 text = text.replace(value, MASK)
         if aws_context:
-            spans = [(0, len(text), {*_EVERY_FAMILY, "aws-context"})]
+            spans = [(0, len(text), {*EVERY_FAMILY, "aws-context"})]
         elif len(text) <= SHORT_TEXT:
             found = {self._family[m[0]] for m in self._any_marker.finditer(text.lower())}
             spans = [(0, len(text), found)] if found else []
@@ -293,14 +90,14 @@ class Redactor:
     def _line(self, line: str, families: set[str]) -> str:
         """One line through the patterns its markers call for."""
         if "url" in families and "@" in line:
-            line = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, line)
+            line = URL_PASSWORD.sub(lambda m: m["head"] + MASK, line)
         if "token" in families:
-            line = _TOKENS.sub(MASK, line)
-        if ("aws" in families and _AWS_KEY_ID.search(line)) or "aws-context" in families:
-            line = _AWS_SECRET.sub(_mask_aws_secret, _AWS_KEY_ID.sub(MASK, line))
+            line = TOKEN_PATTERNS.sub(MASK, line)
+        if ("aws" in families and AWS_KEY_ID.search(line)) or "aws-context" in families:
+            line = AWS_SECRET.sub(_mask_aws_secret, AWS_KEY_ID.sub(MASK, line))
         if "key" in families:
-            line = _ASSIGN_EQUALS.sub(self._mask_assignment, line)
-            line = _ASSIGN_COLON.sub(self._mask_assignment, line)
+            line = ASSIGN_EQUALS.sub(self._mask_assignment, line)
+            line = ASSIGN_COLON.sub(self._mask_assignment, line)
         return line
 
     def _mask_assignment(self, match: re.Match[str]) -> str:
@@ -315,12 +112,12 @@ class Redactor:
     @staticmethod
     def _maskable_text(value: str) -> bool:
         stripped = value.strip()
-        return stripped.lower() not in _LITERALS and stripped != MASK and not is_reference(stripped)
+        return stripped.lower() not in LITERALS and stripped != MASK and not is_reference(stripped)
 
     def string(self, value: str, *, aws_context: bool = False) -> str:
         """A string value or a command-line argument: an override ``key=value`` is masked by its
         key (``db.password=hunter2`` -> ``db.password=***REDACTED***``), anything else as text."""
-        match = _OVERRIDE.match(value)
+        match = OVERRIDE.match(value)
         if match and self.keys.is_secret(match["key"].lstrip("+~")):
             if self._maskable_text(match["value"]):
                 self.learn(match["value"])
@@ -392,8 +189,8 @@ class Redactor:
         for path, value in flatten(unresolved).items():
             texts = value if isinstance(value, list) else [value]
             for text in (item for item in texts if isinstance(item, str)):
-                names = [m["name"] for m in _ENV_REFERENCE.finditer(text)]
-                names += [m["path"] for m in _KEY_REFERENCE.finditer(text)]
+                names = [m["name"] for m in ENV_REFERENCE.finditer(text)]
+                names += [m["path"] for m in KEY_REFERENCE.finditer(text)]
                 if any(self.keys.is_secret(name) for name in names):
                     found.add(path)
         return frozenset(found)
@@ -472,7 +269,7 @@ class _Walk:
 
 
 def _holds_aws_key_id(values: Iterable[Any]) -> bool:
-    return any(isinstance(item, str) and _AWS_KEY_ID.search(item) for item in values)
+    return any(isinstance(item, str) and AWS_KEY_ID.search(item) for item in values)
 
 
 def _line_spans(
@@ -483,7 +280,7 @@ def _line_spans(
     ``markers`` are (lower-case substring, family) pairs, searched in ``lowered``.
     """
     if len(lowered) != len(text):  # lower-casing changed lengths: offsets would not line up
-        return [(0, len(text), set(_EVERY_FAMILY))]
+        return [(0, len(text), set(EVERY_FAMILY))]
     found: dict[int, set[str]] = {}
     for marker, family in markers:
         at = lowered.find(marker)
@@ -523,56 +320,3 @@ def _mask_aws_secret(match: re.Match[str]) -> str:
 # Hydra saves the job's config, its own config and the overrides (``.hydra/``), and a sweep's
 # ``multirun.yaml``, with the raw values, before any callback runs. The tracking callback masks
 # them in ``on_job_start``, before the task starts.
-HYDRA_JOB_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
-
-
-def hydra_saved_files(config: Any) -> list[Path]:
-    """The files Hydra has written for this job by the time its callbacks run."""
-    from omegaconf import OmegaConf
-
-    def select(key: str) -> Any:
-        return OmegaConf.select(config, key, default=None)
-
-    found = []
-    output_dir, subdir = select("hydra.runtime.output_dir"), select("hydra.output_subdir")
-    if output_dir and subdir is not None:
-        found += [Path(output_dir, str(subdir), name) for name in HYDRA_JOB_FILES]
-    mode = select("hydra.mode")
-    if getattr(mode, "name", mode) == "MULTIRUN" and select("hydra.sweep.dir"):
-        base = select("hydra.runtime.cwd") or "."
-        found.append(Path(base, str(select("hydra.sweep.dir")), "multirun.yaml"))
-    return found
-
-
-def redact_hydra_files(config: Any, extra_key_words: Iterable[str] = ()) -> list[Path]:
-    """Mask secrets in the files Hydra saved for this job; returns the files rewritten.
-
-    Hydra saves the config unresolved, so the job's unresolved config tells whether any file
-    holds a secret; only then are the files read back and rewritten.
-    """
-    from omegaconf import OmegaConf
-
-    redactor = Redactor(extra_key_words)
-    tree = OmegaConf.to_container(config, resolve=False)
-    redactor._learn_tree(tree)
-    if redactor.tree(tree, keep_references=True) == tree:
-        return []
-    return rewrite_yaml_files(hydra_saved_files(config), redactor)
-
-
-def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:
-    """Rewrite the YAML files that hold a secret, masked; the others keep every byte."""
-    from omegaconf import OmegaConf
-
-    from cfgtrack.record.run_record import write_atomic
-
-    rewritten = []
-    for path in paths:
-        if not path.is_file() or not redactor.may_hold_secret(path.read_text(encoding="utf-8")):
-            continue
-        loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        masked = redactor.tree(loaded, keep_references=True)
-        if masked != loaded:
-            write_atomic(path, OmegaConf.to_yaml(OmegaConf.create(masked)))
-            rewritten.append(path)
-    return rewritten

@@ -1,0 +1,132 @@
+"""Composing at many commits: the files a composition read, and worker processes for cold walks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from cfgtrack.errors import CfgtrackError
+
+PARALLEL_MIN_COMPOSES = 32
+BATCH_SIZE = 8
+
+
+# --- composing at one commit --------------------------------------------------------------------
+
+
+class RecordingFiles(Mapping[str, bytes]):
+    """Config files read on demand, remembering which ones the composition read."""
+
+    def __init__(self, names: Sequence[str], read: Callable[[str], bytes]) -> None:
+        self._names = list(names)
+        self._known = set(self._names)
+        self._read = read
+        self.accessed: set[str] = set()
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._known:
+            raise KeyError(name)
+        self.accessed.add(name)
+        return self._read(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def compose_payload(
+    files: RecordingFiles, config_name: str, overrides: Sequence[str], label: str
+) -> dict[str, Any]:
+    from cfgtrack.config.compose import compose_files
+
+    try:
+        composed = compose_files(files, config_name, overrides, label=label)
+    except CfgtrackError as exc:
+        return {"error": str(exc), "accessed": sorted(files.accessed)}
+    return {
+        "values": composed.values,
+        "unresolved": sorted(composed.unresolved),
+        "accessed": sorted(files.accessed),
+    }
+
+
+def _compose_in_worker(
+    jobs: list[tuple[dict[str, bytes], str, list[str], str]],
+) -> list[dict[str, Any]]:
+    """Compose a run of consecutive commits in a worker process (a long cold walk)."""
+    return [
+        compose_payload(RecordingFiles(list(files), files.__getitem__), name, overrides, label)
+        for files, name, overrides, label in jobs
+    ]
+
+
+class Batches:
+    """Compose jobs sent to worker processes in runs of consecutive commits.
+
+    A worker composing consecutive commits finds their unchanged files already parsed, and one
+    message carries several configs each way.
+    """
+
+    def __init__(self, pool: Executor, size: int) -> None:
+        self.pool = pool
+        self.size = size
+        self.jobs: list[tuple[dict[str, bytes], str, list[str], str]] = []
+        self.futures: list[Future[dict[str, Any]]] = []
+
+    def add(self, job: tuple[dict[str, bytes], str, list[str], str]) -> Future[dict[str, Any]]:
+        future: Future[dict[str, Any]] = Future()
+        self.jobs.append(job)
+        self.futures.append(future)
+        if len(self.jobs) >= self.size:
+            self.flush()
+        return future
+
+    def flush(self) -> None:
+        if not self.jobs:
+            return
+        futures = self.futures
+        batch = self.pool.submit(_compose_in_worker, self.jobs)
+        self.jobs, self.futures = [], []
+
+        def deliver(done: Future[list[dict[str, Any]]]) -> None:
+            error = done.exception()
+            for index, future in enumerate(futures):
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(done.result()[index])
+
+        batch.add_done_callback(deliver)
+
+
+def worker_pool(workers: int) -> Executor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["cfgtrack.config.compose"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def default_workers() -> int:
+    """One worker process per idle core: on a busy machine more processes only add overhead."""
+    cpus = available_cpus()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        busy = 0.0
+    return max(1, min(cpus, cpus - round(busy) + 1))
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1

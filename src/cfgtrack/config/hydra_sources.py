@@ -1,0 +1,212 @@
+"""Hydra config sources cfgtrack registers (the one place that uses Hydra's private loader APIs).
+
+One serves files from a mapping (a folder on disk, or blobs read from git at a revision, so no
+temp folders are written); one answers for ``hydra/<group>/<option>`` configs, so a config naming
+a plugin that is not installed (``hydra/job_logging: colorlog``) still composes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+from hydra._internal.sources_registry import SourcesRegistry
+from hydra.conf import HydraConf
+from hydra.core import utils as hydra_utils
+from hydra.core.object_type import ObjectType
+from hydra.core.plugins import Plugins
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+from omegaconf import OmegaConf
+
+from cfgtrack.config.yaml_files import parse_yaml
+from cfgtrack.errors import CfgtrackError
+
+HYDRA_NODE = "hydra"
+FILES_SCHEME = "cfgtrack-files"
+HYDRA_SCHEME = "cfgtrack-hydra"
+
+
+@dataclass
+class PlainResult(ConfigResult):
+    """A loaded config whose ``config`` holds only what the defaults list needs.
+
+    ``body`` is the whole file as a plain object (shared with the parse cache: never mutate).
+    """
+
+    body: Any = None
+
+
+# Each compose registers its files under a fresh token; Hydra instantiates the source from the
+# search-path URL ``cfgtrack-files://<token>`` and looks the files up here.
+@dataclass(frozen=True)
+class Registered:
+    files: Mapping[str, bytes]
+    label: str
+    bodies: bool  # full configs (Hydra's own compose) or defaults-only (fast path)
+
+
+REGISTERED: dict[str, Registered] = {}
+TOKENS = itertools.count()
+LOCK = threading.RLock()
+
+
+class FilesConfigSource(ConfigSource):
+    """Serves the ``.yaml`` files registered under a token: a folder on disk or blobs from git."""
+
+    def __init__(self, provider: str, path: str) -> None:
+        super().__init__(provider=provider, path=path)
+        self._registered = REGISTERED[self.path]
+        self._configs = {name for name in self._registered.files if name.endswith(".yaml")}
+        self._groups = {""}
+        for name in self._configs:
+            parts = name.split("/")[:-1]
+            self._groups.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FilesConfigSource:
+        return self  # immutable; Hydra deep-copies its repository once per compose
+
+    @staticmethod
+    def scheme() -> str:
+        return FILES_SCHEME
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        name = self._normalize_file_name(config_path)
+        if name not in self._configs:
+            raise ConfigLoadError(f"Config not found : {name}")
+        data = self._registered.files[name]
+        shown = f"{self._registered.label.rstrip('/')}/{name}"
+        try:
+            header = self._get_header_dict(data[:512].decode("utf-8", errors="replace"))
+        except ValueError as exc:
+            raise CfgtrackError(f"{shown}: bad header line ({exc}); fix the file") from None
+        body = parse_yaml(data, shown)
+        if body is None:
+            body = {}
+        if not isinstance(body, (dict, list)):
+            raise CfgtrackError(f"{shown}: holds a {type(body).__name__}, not a mapping")
+        location = {"path": self.full_path(), "provider": self.provider, "header": header}
+        if self._registered.bodies:
+            return ConfigResult(config=OmegaConf.create(body), **location)
+        return PlainResult(config=OmegaConf.create(_defaults_part(body)), body=body, **location)
+
+    def available(self) -> bool:
+        return True
+
+    def is_group(self, config_path: str) -> bool:
+        return config_path.strip("/") in self._groups
+
+    def is_config(self, config_path: str) -> bool:
+        return self._normalize_file_name(config_path.strip("/")) in self._configs
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        group = config_path.strip("/")
+        prefix = f"{group}/" if group else ""
+        found: set[str] = set()
+        if results_filter in (None, ObjectType.CONFIG):
+            found.update(
+                name[len(prefix) : -len(".yaml")]
+                for name in self._configs
+                if name.startswith(prefix) and "/" not in name[len(prefix) :]
+            )
+        if results_filter in (None, ObjectType.GROUP):
+            found.update(
+                name[len(prefix) :]
+                for name in self._groups
+                if name and name.startswith(prefix) and "/" not in name[len(prefix) :]
+            )
+        return sorted(found)
+
+
+def _defaults_part(body: Any) -> Any:
+    """What Hydra reads from a config before merging: its defaults list and hydra.searchpath."""
+    if not isinstance(body, dict):
+        return {}
+    part: dict[str, Any] = {}
+    if "defaults" in body:
+        part["defaults"] = body["defaults"]
+    hydra = body.get(HYDRA_NODE)
+    if isinstance(hydra, dict) and "searchpath" in hydra:
+        part[HYDRA_NODE] = {"searchpath": hydra["searchpath"]}
+    return part
+
+
+class HydraStandInSource(ConfigSource):
+    """Answers for Hydra's own config groups, whose content is never compared.
+
+    ``cfgtrack-hydra://missing`` stands in for ``hydra/<group>/<option>`` configs no installed
+    package provides (``hydra/launcher: submitit_slurm``): searched after every real source, it
+    only answers for options that would otherwise be missing. ``cfgtrack-hydra://all``, used by
+    the fast path, also serves ``hydra/config`` with Hydra's defaults list and no body, so Hydra's
+    structured config is never built.
+    """
+
+    @staticmethod
+    def scheme() -> str:
+        return HYDRA_SCHEME
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> HydraStandInSource:
+        return self
+
+    @staticmethod
+    def _depth(config_path: str) -> int:
+        parts = config_path.strip("/").split("/")
+        return len(parts) if parts[0] == HYDRA_NODE else 0
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        if not self.is_config(config_path):
+            raise ConfigLoadError(f"Config not found : {config_path}")
+        is_root = self._depth(config_path) == 2
+        content = {"defaults": _hydra_defaults()} if is_root else {}
+        return PlainResult(
+            config=OmegaConf.create(content),
+            path=self.full_path(),
+            provider=self.provider,
+            header={"package": HYDRA_NODE if is_root else None},
+            body={},
+        )
+
+    def available(self) -> bool:
+        return True
+
+    def is_group(self, config_path: str) -> bool:
+        return self._depth(config_path) >= (1 if self.path == "all" else 2)
+
+    def is_config(self, config_path: str) -> bool:
+        if self.path == "all" and config_path.strip("/") == f"{HYDRA_NODE}/config":
+            return True
+        return self._depth(config_path) >= 3
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        return []
+
+
+@lru_cache(maxsize=1)
+def _hydra_defaults() -> list[Any]:
+    return list(HydraConf().defaults)
+
+
+@lru_cache(maxsize=1)
+def setup_hydra() -> None:
+    """Register cfgtrack's sources and Hydra's resolvers (``now``, ``hydra``) once per process."""
+    registry = SourcesRegistry.instance()
+    registry.register(FilesConfigSource)
+    registry.register(HydraStandInSource)
+    hydra_utils.setup_globals()
+
+
+def search_path(token: str, *, fast: bool) -> ConfigSearchPathImpl:
+    search_path = ConfigSearchPathImpl()
+    if not fast:
+        search_path.append("hydra", "pkg://hydra.conf")
+    search_path.append("main", f"{FILES_SCHEME}://{token}")
+    for plugin in Plugins.instance().discover(SearchPathPlugin):
+        plugin().manipulate_search_path(search_path)
+    search_path.append("cfgtrack", f"{HYDRA_SCHEME}://{'all' if fast else 'missing'}")
+    search_path.append("schema", "structured://")
+    return search_path

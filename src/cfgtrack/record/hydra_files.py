@@ -1,0 +1,63 @@
+"""Hydra's own saved files (``.hydra/*.yaml``, ``multirun.yaml``) rewritten masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cfgtrack.redact import Redactor
+
+HYDRA_JOB_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+
+
+def hydra_saved_files(config: Any) -> list[Path]:
+    """The files Hydra has written for this job by the time its callbacks run."""
+    from omegaconf import OmegaConf
+
+    def select(key: str) -> Any:
+        return OmegaConf.select(config, key, default=None)
+
+    found = []
+    output_dir, subdir = select("hydra.runtime.output_dir"), select("hydra.output_subdir")
+    if output_dir and subdir is not None:
+        found += [Path(output_dir, str(subdir), name) for name in HYDRA_JOB_FILES]
+    mode = select("hydra.mode")
+    if getattr(mode, "name", mode) == "MULTIRUN" and select("hydra.sweep.dir"):
+        base = select("hydra.runtime.cwd") or "."
+        found.append(Path(base, str(select("hydra.sweep.dir")), "multirun.yaml"))
+    return found
+
+
+def redact_hydra_files(config: Any, extra_key_words: Iterable[str] = ()) -> list[Path]:
+    """Mask secrets in the files Hydra saved for this job; returns the files rewritten.
+
+    Hydra saves the config unresolved, so the job's unresolved config tells whether any file
+    holds a secret; only then are the files read back and rewritten.
+    """
+    from omegaconf import OmegaConf
+
+    redactor = Redactor(extra_key_words)
+    tree = OmegaConf.to_container(config, resolve=False)
+    redactor._learn_tree(tree)
+    if redactor.tree(tree, keep_references=True) == tree:
+        return []
+    return rewrite_yaml_files(hydra_saved_files(config), redactor)
+
+
+def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:
+    """Rewrite the YAML files that hold a secret, masked; the others keep every byte."""
+    from omegaconf import OmegaConf
+
+    from cfgtrack.record.run_record import write_atomic
+
+    rewritten = []
+    for path in paths:
+        if not path.is_file() or not redactor.may_hold_secret(path.read_text(encoding="utf-8")):
+            continue
+        loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        masked = redactor.tree(loaded, keep_references=True)
+        if masked != loaded:
+            write_atomic(path, OmegaConf.to_yaml(OmegaConf.create(masked)))
+            rewritten.append(path)
+    return rewritten
