@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 import types
@@ -27,3 +28,22 @@ def test_import_cfgtrack_loads_no_heavy_library():
     code = f"import sys, cfgtrack; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_cli_verb_has_a_library_function_that_prints_nothing():
+    import inspect
+
+    from cfgtrack.cli.app import COMMAND_MODULES, _register_commands, app
+
+    registered = list(app.registered_commands)
+    try:
+        _register_commands()
+        verbs = {command.name for command in app.registered_commands}
+    finally:
+        app.registered_commands[:] = registered
+    assert verbs == set(cfgtrack.VERBS) and len(COMMAND_MODULES) == 8
+    for verb in cfgtrack.VERBS:
+        function = getattr(cfgtrack, verb)
+        assert callable(function) and function.__module__.startswith("cfgtrack.verbs."), verb
+        source = inspect.getsource(inspect.getmodule(function))
+        assert not re.search(r"\bprint\(|^\s*(from|import) (typer|rich)\b", source, re.M), verb

@@ -70,7 +70,7 @@ def test_report_files_agree_and_cover_the_quarter(repo):
     assert f"wrote {out / 'cfgtrack-audit-2025Q4.md'}" in result.stdout
 
     document = json.loads((out / "cfgtrack-audit-2025Q4.json").read_text())
-    assert document["schema"] == "cfgtrack.audit" and document["quarter"] == "2025Q4"
+    assert document["schema"] == "cfgtrack.report/1" and document["quarter"] == "2025Q4"
     assert document["period"] == {"start": "2025-10-01", "end": "2025-12-31"}
     assert document["as_of"].startswith("2025-12-31T23:59:59")
     summary = {row["env"]: row for row in document["summary"]}

@@ -112,7 +112,9 @@ def test_runs_filters(lineage: Lineage) -> None:
     assert _ids(lineage, config_hash=a_hash, env="prod") == []
     assert _ids(lineage, status="FAILED") == []
     assert _ids(lineage, since=datetime(2999, 1, 1, tzinfo=timezone.utc)) == []
-    listed = lineage.json("runs", "--status", "finished", "--since", "1d", "--clean", "-n", "100")
+    listed = lineage.json("runs", "--status", "finished", "--since", "1d", "--clean", "-n", "100")[
+        "runs"
+    ]
     assert {a, b} <= {run["run_id"] for run in listed} and c not in str(listed)
     table = lineage.cli("runs", "--env", "prod", "--git-sha", lineage.commit2[:8])
     assert table.returncode == 0 and b in table.stdout and a not in table.stdout
@@ -375,10 +377,10 @@ def test_filters_and_run_diff_through_a_tracking_server(tmp_path: Path, mlflow_s
     found = project.cli(
         "runs", "-e", experiment, "--git-sha", sha[:8], "--clean", "--env", "prod", "-f", "json"
     )
-    assert [run["run_id"] for run in json.loads(found.stdout)] == [second.info.run_id]
+    assert [run["run_id"] for run in json.loads(found.stdout)["runs"]] == [second.info.run_id]
     digest = first.data.tags["cfgtrack.config_hash"].removeprefix("sha256:")[:10]
     by_hash = project.cli("runs", "-e", experiment, "--config-hash", digest, "-f", "json")
-    assert [run["run_id"] for run in json.loads(by_hash.stdout)] == [first.info.run_id]
+    assert [run["run_id"] for run in json.loads(by_hash.stdout)["runs"]] == [first.info.run_id]
     compared = project.cli(
         "diff", f"run:{first.info.run_id}", f"run:{second.info.run_id}", "-f", "json"
     )

@@ -14,7 +14,9 @@ def test_runs_lists_recorded_runs_newest_first(project: Project):
     assert table.returncode == 0, table.stderr
     assert "FINISHED" in table.stdout and "staging" in table.stdout
     listed = project.cli("runs", "--tracking-uri", project.tracking_uri, "--format", "json")
-    runs = json.loads(listed.stdout)
+    document = json.loads(listed.stdout)
+    assert document["schema"] == "cfgtrack.runs/1"
+    runs = document["runs"]
     assert len(runs) == 4
     starts = [run["start_time"] for run in runs]
     assert starts == sorted(starts, reverse=True)
@@ -32,7 +34,7 @@ def test_runs_limit_and_experiment(project: Project):
     listed = project.cli(
         "runs", "--tracking-uri", project.tracking_uri, "-n", "2", "-e", "config", "-f", "json"
     )
-    assert [run["name"] for run in json.loads(listed.stdout)] == ["seed=3", "seed=2"]
+    assert [run["name"] for run in json.loads(listed.stdout)["runs"]] == ["seed=3", "seed=2"]
     unknown = project.cli("runs", "--tracking-uri", project.tracking_uri, "-e", "nope")
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == (

@@ -76,7 +76,7 @@ def test_threshold_as_of_and_json(repo):
     document = as_json(
         run(repo, "stale", "prod", "--older-than", "2y", "--as-of", AS_OF, "-f", "json")
     )
-    assert document["schema"] == "cfgtrack.stale" and document["threshold_days"] == 730
+    assert document["schema"] == "cfgtrack.stale/1" and document["threshold_days"] == 730
     assert document["ages_are_lower_bounds"] is False
     [prod] = document["envs"]
     by_key = {p["key"]: p for p in prod["parameters"]}

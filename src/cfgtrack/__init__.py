@@ -1,7 +1,10 @@
 """cfgtrack: record every Hydra run in MLflow, compare configs, and age every parameter.
 
-Public names are imported lazily so that ``import cfgtrack`` (and the CLI) stays fast: MLflow
-and Hydra load only when a function that needs them is called.
+One function per CLI verb (``runs``, ``show``, ``diff``, ``stale``, ``history``, ``review``,
+``report``, ``sync``, ``gc``, ``reproduce``), each returning a result with its ``exit_code``,
+plus the Hydra entry points (``track``, ``TrackingCallback``), ``load_config`` and
+``load_settings``. Names are imported lazily so that ``import cfgtrack`` (and the CLI) stays
+fast: MLflow and Hydra load only when a function that needs them is called.
 """
 
 from __future__ import annotations
@@ -18,10 +21,20 @@ _PUBLIC = {
     "Settings": "cfgtrack.settings",
     "CfgtrackError": "cfgtrack.errors",
     "load_config": "cfgtrack.compare.sources",
-    "diff": "cfgtrack.compare.diff",
+    "runs": "cfgtrack.verbs.runs",
+    "show": "cfgtrack.verbs.runs",
+    "diff": "cfgtrack.verbs.diff",
+    "stale": "cfgtrack.verbs.stale",
+    "history": "cfgtrack.verbs.history",
+    "review": "cfgtrack.verbs.review",
+    "report": "cfgtrack.verbs.report",
+    "sync": "cfgtrack.verbs.sync",
+    "gc": "cfgtrack.verbs.sync",
+    "reproduce": "cfgtrack.verbs.reproduce",
 }
+VERBS = ("runs", "show", "diff", "stale", "history", "review", "report", "sync", "gc", "reproduce")
 
-__all__ = ["__version__", *sorted(_PUBLIC)]
+__all__ = ["VERBS", "__version__", *sorted(_PUBLIC)]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cfgtrack.config.values import compare_values
@@ -93,3 +93,14 @@ class History:
 def same_value(left: Any, right: Any) -> bool:
     """Equality as ``cfgtrack diff`` sees it: types matter (``1``, ``1.0``, ``"1"`` all differ)."""
     return not compare_values({"": left}, {"": right})
+
+
+def age_days(age: timedelta) -> int:
+    return max(age.days, 0)
+
+
+def age_text(age: timedelta, lower_bound: bool = False) -> str:
+    """``412 days`` (``≥ 412 days`` when older commits were not read)."""
+    days = age_days(age)
+    text = "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+    return f"≥ {text}" if lower_bound else text

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
-from cfgtrack.ages.model import Change, History, same_value
+from cfgtrack.ages.model import Change, History, age_text, same_value
 from cfgtrack.ages.reviews import Review
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, parse_duration
@@ -126,7 +126,6 @@ def value_ages(
     """
     from cfgtrack.ages.history import cached_history, load_histories
     from cfgtrack.ages.model import Composition
-    from cfgtrack.render.ages_text import age_text
 
     rev = config.commit or "HEAD"
     if walk:

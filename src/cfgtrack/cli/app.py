@@ -8,7 +8,6 @@ Exit codes (DESIGN.md): 0 nothing to report, 1 findings, 2 usage or input error.
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from importlib import import_module
 
 import typer
@@ -24,20 +23,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class OutputFormat(str, Enum):
-    """Output formats shared by every reporting verb."""
-
-    table = "table"
-    json = "json"
-    md = "md"
-
-
-def fail(message: str) -> None:
-    """Print one error line to stderr and exit with code 2."""
-    typer.echo(f"cfgtrack: error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _register_commands() -> None:

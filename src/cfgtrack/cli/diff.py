@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from cfgtrack.cli.app import OutputFormat
+from cfgtrack.cli.options import FORMAT, OutputFormat, finish
 
 
 def diff(
     left: str = typer.Argument(..., help="Env name, file, run:<id>, or any of these @<git rev>."),
     right: str = typer.Argument(..., help="The other side, same grammar."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    output: OutputFormat = FORMAT,
     only_undocumented: bool = typer.Option(
         False, "--only-undocumented", help="Show only differences no entry documents."
     ),
@@ -49,10 +49,9 @@ def diff(
 ) -> None:
     """Compare two composed configs key by key; exit 0 when every difference is documented,
     1 when some are not, 2 on bad input."""
-    from cfgtrack.compare.diff import diff as compare
-    from cfgtrack.compare.run_diff import wanted_aspects
+    from cfgtrack.render.diff import render_diff
+    from cfgtrack.verbs.diff import diff as compare
 
-    aspects = wanted_aspects(what, left, right)
     result = compare(
         left,
         right,
@@ -64,49 +63,11 @@ def diff(
         include_equal=show_all,
         config_dir=config_dir,
         config_name=config_name,
+        ages="walk" if ages else "cached",
+        what=what,
     )
-    from cfgtrack.cli.options import with_ages
-
-    result = with_ages(
-        result, walk=ages, overrides=overrides, config_dir=config_dir, config_name=config_name
-    )
-    shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
-    if aspects is not None:
-        _show_runs(result, aspects, output, shown)
-    if output is OutputFormat.json:
-        from cfgtrack.render.json import diff_document, dumps
-
-        typer.echo(dumps(diff_document(result, **shown)))
-    elif output is OutputFormat.md:
-        from cfgtrack.render.md import diff_markdown
-
-        typer.echo(diff_markdown(result, **shown), nl=False)
-    else:
-        from cfgtrack.render.table import print_diff
-
-        print_diff(result, **shown)
-    raise typer.Exit(result.exit_code)
-
-
-def _show_runs(result, aspects: tuple[str, ...], output: OutputFormat, shown: dict) -> None:
-    """Run against run: the config comparison plus environment, git and data; exits."""
-    from cfgtrack.compare.run_diff import compare_runs
-
-    runs = compare_runs(result, aspects)
-    if output is OutputFormat.json:
-        from cfgtrack.render.json import dumps
-        from cfgtrack.render.run_diff import run_diff_document
-
-        typer.echo(dumps(run_diff_document(runs, **shown)))
-    elif output is OutputFormat.md:
-        from cfgtrack.render.run_diff import run_diff_markdown
-
-        typer.echo(run_diff_markdown(runs, **shown), nl=False)
-    else:
-        from cfgtrack.render.run_diff import print_run_diff
-
-        print_run_diff(runs, **shown)
-    raise typer.Exit(runs.exit_code)
+    render_diff(result, output.value, only_undocumented=only_undocumented, show_equal=show_all)
+    finish(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from cfgtrack.cli.app import OutputFormat
 from cfgtrack.cli.options import (
     CONFIG_DIR,
     CONFIG_NAME,
+    FORMAT,
     OVERRIDES,
     REV,
     SINCE,
-    choose_envs,
-    print_table,
-    project_settings,
-    since_date,
-    walked_histories,
+    OutputFormat,
+    finish,
+    walk_progress,
 )
-from cfgtrack.errors import CfgtrackError
-
-
-def unknown_key(key: str, known: list[str], where: str) -> CfgtrackError:
-    """An error naming the closest keys, so a typo costs one look."""
-    from difflib import get_close_matches
-
-    close = get_close_matches(key, known, n=5, cutoff=0.5)
-    hint = (
-        f"; did you mean {', '.join(close)}?" if close else "; list keys with cfgtrack stale --all"
-    )
-    return CfgtrackError(f"no key {key!r} in {where}{hint}")
 
 
 def history(
@@ -39,7 +24,7 @@ def history(
     env: str = typer.Option(
         None, "--env", "-e", help="Env to compose with (default: the default)."
     ),
-    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    output: OutputFormat = FORMAT,
     since: str = SINCE,
     rev: str = REV,
     overrides: list[str] = OVERRIDES,
@@ -47,60 +32,22 @@ def history(
     config_name: str = CONFIG_NAME,
 ) -> None:
     """Every value KEY has had, newest first, with commit, date, author and subject."""
-    from datetime import datetime, timezone
+    from cfgtrack.render.ages import render_history
+    from cfgtrack.verbs.history import history as key_history
 
-    from cfgtrack.render import ages_text as text
-
-    settings = project_settings(config_dir, config_name)
-    envs = choose_envs(settings, [env]) if env else [None]
-    start = since_date(since, datetime.now(timezone.utc))
-    found = walked_histories(settings, envs, overrides=overrides or (), rev=rev, since=start)[0]
-    where = f"env {env}" if env else "the default composition"
-    if key not in found.changes:
-        raise unknown_key(key, sorted(found.changes), f"the history of {where}")
-    changes = list(reversed(found.changes[key]))
-    notes = text.history_notes([found])
-    if output is OutputFormat.json:
-        document = {
-            "schema": "cfgtrack.history",
-            "version": text.SCHEMA_VERSION,
-            "key": key,
-            **text.history_dict(found),
-            "changes": [text.change_dict(c, found.is_lower_bound(c)) for c in changes],
-            "notes": notes,
-        }
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        return
-    headers = ["date", "value", "sha", "author", "subject", "note"]
-    rows = [
-        [
-            text.date_text(c.commit.date),
-            text.change_value_text(c, limit=None),
-            text.commit_label(c.commit),
-            c.commit.author,
-            c.commit.subject,
-            _note(c, found.is_lower_bound(c)),
-        ]
-        for c in changes
-    ]
-    title = f"{key} in {where}: {len(rows)} {'change' if len(rows) == 1 else 'changes'}"
-    if output is OutputFormat.md:
-        lines = [f"### {title}", "", *text.markdown_table(headers, rows), ""]
-        lines += [f"> {note}" for note in notes]
-        typer.echo("\n".join(lines))
-        return
-    print_table(title, headers, rows)
-    for note in notes:
-        typer.echo(f"note: {note}")
-
-
-def _note(change, lower_bound: bool) -> str:
-    parts = []
-    if change.first and change.present:
-        parts.append("first seen" + (" (history starts here)" if lower_bound else ""))
-    if change.unresolved:
-        parts.append("resolves only inside a run")
-    return ", ".join(parts)
+    with walk_progress() as shown:
+        result = key_history(
+            key,
+            env=env,
+            since=since,
+            rev=rev,
+            overrides=overrides or (),
+            config_dir=config_dir,
+            config_name=config_name,
+            on_progress=shown,
+        )
+    render_history(result, output.value)
+    finish(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,10 +15,8 @@ from cfgtrack.cli.options import (
     OVERRIDES,
     REV,
     SINCE,
-    audited,
-    shallow_gate,
-    since_date,
-    walked_histories,
+    finish,
+    walk_progress,
 )
 
 
@@ -39,45 +37,29 @@ def report(
     config_name: str = CONFIG_NAME,
 ) -> None:
     """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
-    from datetime import datetime, timezone
+    from cfgtrack.render.ages import render_report
+    from cfgtrack.verbs.report import report as audit
 
-    from cfgtrack.ages.audit import Quarter, build_audit, judged_at
-    from cfgtrack.render.audit.files import write_report
-
-    ask = audited(config_dir, config_name, envs, older_than)
-    now = datetime.now(timezone.utc)
-    chosen = Quarter.parse(quarter) if quarter else Quarter.containing(now)
-    as_of = judged_at(chosen, now)
-    histories = walked_histories(
-        ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=since_date(since, as_of)
-    )
-    differences = _differences(ask.settings, ask.envs, overrides or (), rev, as_of, now)
-    audit = build_audit(histories, ask.reviews, chosen, ask.threshold, undocumented=differences)
-    files = write_report(audit, out)
-    for path in files:
-        typer.echo(f"wrote {path}")
-    if log_to_mlflow:
-        from cfgtrack.tracking.audit_log import log_audit
-
-        run_id = log_audit(audit, files, ask.settings.resolved_tracking_uri())
-        typer.echo(f"logged the report to MLflow run {run_id}")
-    if fail_on_stale:
-        shallow_gate(histories, allow_shallow)
-        if any(env.unreviewed for env in audit.envs):
-            raise typer.Exit(1)
-
-
-def _differences(settings, envs, overrides, rev: str, as_of, now):
-    """Undocumented differences as the configs stood when the audit judges them."""
-    from cfgtrack.ages.audit import undocumented_differences
-    from cfgtrack.git.objects import commit_at, repo_toplevel
-
-    if as_of >= now:
-        return undocumented_differences(settings, envs, overrides, None if rev == "HEAD" else rev)
-    commit = commit_at(repo_toplevel(settings.root), rev, as_of)
-    if commit is None:
-        return [], "No commit before the end of the quarter: nothing to compare."
-    return undocumented_differences(settings, envs, overrides, commit)
+    with walk_progress() as shown:
+        result = audit(
+            envs,
+            quarter=quarter,
+            out=out,
+            older_than=older_than,
+            log_to_mlflow=log_to_mlflow,
+            fail_on_stale=fail_on_stale,
+            allow_shallow=allow_shallow,
+            since=since,
+            rev=rev,
+            overrides=overrides or (),
+            config_dir=config_dir,
+            config_name=config_name,
+            on_progress=shown,
+        )
+    render_report(result)
+    if result.refused is not None:
+        raise result.refused
+    finish(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
 
-from cfgtrack.cli.app import OutputFormat
 from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
     CONFIG_DIR,
     CONFIG_NAME,
     FAIL_ON_STALE,
+    FORMAT,
     OLDER_THAN,
     OVERRIDES,
     REV,
     SINCE,
-    audited,
-    print_table,
-    shallow_gate,
-    since_date,
-    walked_histories,
+    TRACKING_URI,
+    OutputFormat,
+    finish,
+    walk_progress,
 )
 
 
@@ -30,7 +27,7 @@ def stale(
     envs: list[str] = typer.Argument(None, help="Envs to check (default: every env option)."),
     older_than: str = OLDER_THAN,
     as_of: str = typer.Option(None, "--as-of", help="Judge ages at this date (default: now)."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    output: OutputFormat = FORMAT,
     show_all: bool = typer.Option(
         False, "--all", help="List every parameter, not only stale ones."
     ),
@@ -52,98 +49,34 @@ def stale(
     env_options: list[str] = typer.Option(
         None, "--env", help="With --source mlflow: only runs of this env (repeatable)."
     ),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="Default: project settings."),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Parameters whose value is older than the threshold, oldest first, per env."""
-    from cfgtrack.ages.stale import assess, parse_when
+    from cfgtrack.render.ages import render_stale
+    from cfgtrack.verbs.stale import stale as assess
 
-    given = parse_when(as_of, option="--as-of") if as_of else None
-    start = since_date(since, given or datetime.now(timezone.utc))
-    if source != "git":
-        from cfgtrack.cli.run_stale import RunStaleQuery, stale_from_runs
-
-        git_only = {"--rev": rev != "HEAD", "-o": bool(overrides), "--config-dir": config_dir}
-        query = RunStaleQuery(
-            source, experiment, [*(envs or []), *(env_options or [])], tracking_uri, git_only
+    asked = envs if source == "git" else [*(envs or []), *(env_options or [])]
+    with walk_progress() as shown:
+        result = assess(
+            asked,
+            older_than=older_than,
+            as_of=as_of,
+            since=since,
+            rev=rev,
+            overrides=overrides or (),
+            config_dir=config_dir,
+            config_name=config_name,
+            source=source,
+            experiment=experiment,
+            tracking_uri=tracking_uri,
+            fail_on_stale=fail_on_stale,
+            allow_shallow=allow_shallow,
+            on_progress=shown,
         )
-        stale_from_runs(
-            query, older_than, given, start, output, show_all, fail_on_stale, allow_shallow
-        )
-        return
-    ask = audited(config_dir, config_name, envs, older_than)
-    histories = walked_histories(
-        ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
-    )
-    moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
-    results = [(h, assess(h, ask.reviews, ask.threshold, moment)) for h in histories]
-    _print(results, output, show_all, ask.threshold.days, moment)
-    if fail_on_stale:
-        shallow_gate(histories, allow_shallow)
-        if any(p.status.needs_review for _, parameters in results for p in parameters):
-            raise typer.Exit(1)
-
-
-def _print(
-    results, output: OutputFormat, show_all: bool, threshold_days: int, moment, source=None
-) -> None:
-    from cfgtrack.render import ages_text as text
-
-    histories = [history for history, _ in results]
-    notes = text.history_notes(histories)
-    shown = [
-        (history, [p for p in parameters if show_all or p.is_stale])
-        for history, parameters in results
-    ]
-    if output is OutputFormat.json:
-        document = {
-            "schema": "cfgtrack.stale",
-            "version": text.SCHEMA_VERSION,
-            "as_of": moment.isoformat(),
-            "threshold_days": threshold_days,
-            "ages_are_lower_bounds": any(h.cut for h in histories),
-            "notes": notes,
-            **(source.document if source else {}),
-            "envs": [
-                {
-                    **text.history_dict(history),
-                    "stale_count": sum(p.is_stale for p in parameters),
-                    "unreviewed_count": sum(p.status.needs_review for p in parameters),
-                    "parameters": [text.parameter_dict(p) for p in listed],
-                }
-                for (history, parameters), (_, listed) in zip(results, shown, strict=True)
-            ],
-        }
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        return
-    headers = ["key", "value", "last change", "age", "sha", "author", "subject", "status"]
-    if source:
-        headers = source.headers
-    lines: list[str] = []
-    for history, listed in shown:
-        title = f"env {history.env}" if history.env else "default composition"
-        rows = [
-            [
-                p.key,
-                text.value_text(p.value),
-                text.date_text(p.change.commit.date),
-                text.age_text(p.age, p.lower_bound),
-                text.commit_label(p.change.commit),
-                p.change.commit.author,
-                p.change.commit.subject,
-                p.status.value,
-            ]
-            for p in listed
-        ]
-        what = "parameters" if show_all else f"parameters unchanged for over {threshold_days} days"
-        if output is OutputFormat.md:
-            lines += [f"### {title}: {len(rows)} {what}", ""]
-            lines += (text.markdown_table(headers, rows) if rows else ["Nothing stale."]) + [""]
-        else:
-            print_table(f"{title}: {len(rows)} {what}", headers, rows)
-    prefix = "> " if output is OutputFormat.md else "note: "
-    lines += [f"{prefix}{note}" for note in notes]
-    if lines:
-        typer.echo("\n".join(lines))
+    render_stale(result, output.value, show_all)
+    if result.refused is not None:
+        raise result.refused
+    finish(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

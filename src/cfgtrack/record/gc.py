@@ -21,8 +21,6 @@ from cfgtrack.record.run_record import to_json
 from cfgtrack.record.sinks.files import FOLDER
 from cfgtrack.record.sinks.spool import RECORD, iso_of, kill_record
 
-SCHEMA = "cfgtrack.gc/1"
-
 
 @dataclass
 class DeadRun:
@@ -55,7 +53,6 @@ class GcResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA,
             "dry_run": self.dry_run,
             "dead": [run.to_dict() for run in self.dead],
             "spool_killed": self.spool_killed,

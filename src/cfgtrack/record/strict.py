@@ -143,17 +143,18 @@ def env_problems(settings: Settings, facts: JobFacts) -> list[str]:
             f"env {facts.env} is the production env, but its config does not come from a folder, "
             f"so it cannot be compared with {settings.staging_env}"
         ]
-    import cfgtrack
+    from cfgtrack.compare.diff import diff
+    from cfgtrack.compare.sources import load_config
 
     where = {"config_dir": facts.primary_dir, "config_name": facts.config_name}
-    staging = cfgtrack.load_config(settings.staging_env, settings=settings, **where)
-    production = cfgtrack.load_config(
+    staging = load_config(settings.staging_env, settings=settings, **where)
+    production = load_config(
         facts.env,
         overrides=_without_env_choice(facts.overrides, settings.env_group),
         settings=settings,
         **where,
     )
-    result = cfgtrack.diff(staging, production, exclude=[CONFIG_KEY], settings=settings, **where)
+    result = diff(staging, production, exclude=[CONFIG_KEY], settings=settings, **where)
     undocumented = [change.key for change in result.undocumented]
     if not undocumented:
         return []

@@ -23,7 +23,6 @@ from cfgtrack.record.sinks.files import FOLDER
 from cfgtrack.record.sinks.spool import RECORD, EntryBusy, SpoolEntry, list_entries
 from cfgtrack.tracking.bounded import describe, is_unreachable
 
-SCHEMA = "cfgtrack.sync/1"
 PARENT_TAG = "mlflow.parentRunId"
 
 
@@ -189,7 +188,6 @@ class SyncResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA,
             "uploaded": self.uploaded,
             "failed": self.failed,
             "running": self.running,

@@ -6,8 +6,9 @@ each format module has a generic part (tables, documents) and the diff's own lay
 
 from __future__ import annotations
 
-import json as jsonlib  # not ``json``: the submodule cfgtrack.render.json takes that name
+import json as jsonlib
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +24,14 @@ _LOOKS_TYPED = re.compile(
     r"^(?:[-+]?(?:\d[\d_]*)?\.?\d+(?:[eE][-+]?\d+)?|true|false|yes|no|on|off|null|~|\.nan|[-+]?\.inf)$",
     re.IGNORECASE,
 )
+
+
+def emit(text: str = "", *, err: bool = False, end: str = "\n") -> None:
+    """Write one piece of output to stdout (``err``: stderr) and flush it, so output reaches a
+    pipe or a capturing test in the order it was written."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + end)
+    stream.flush()
 
 
 def format_value(value: Any, *, width: int | None = None) -> str:

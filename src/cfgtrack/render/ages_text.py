@@ -7,10 +7,10 @@ the same way, and every format states when ages are lower bounds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from cfgtrack.ages.model import Change, History
+from cfgtrack.ages.model import Change, History, age_days
 from cfgtrack.ages.stale import Parameter
 from cfgtrack.git.objects import CommitInfo
 from cfgtrack.render import ABSENT_TEXT, format_value, md
@@ -31,17 +31,6 @@ def change_value_text(change: Change, limit: int | None = 60) -> str:
 def side_text(present: bool, value: Any) -> str:
     """One env's value in a comparison, or that the env has no such key."""
     return value_text(value) if present else ABSENT_TEXT
-
-
-def age_days(age: timedelta) -> int:
-    return max(age.days, 0)
-
-
-def age_text(age: timedelta, lower_bound: bool = False) -> str:
-    """``412 days`` (``≥ 412 days`` when older commits were not read)."""
-    days = age_days(age)
-    text = "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
-    return f"≥ {text}" if lower_bound else text
 
 
 def date_text(moment: datetime) -> str:

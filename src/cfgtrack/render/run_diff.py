@@ -161,7 +161,7 @@ def run_diff_document(
     result: RunDiff, *, only_undocumented: bool, show_equal: bool
 ) -> dict[str, Any]:
     """The ``cfgtrack.diff/1`` document with the run aspects added (fields are only added)."""
-    from cfgtrack.render.json import DIFF_SCHEMA, config_side, diff_document
+    from cfgtrack.render.documents import DIFF_SCHEMA, config_side, diff_document
 
     config = result.config
     if "config" in result.what:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cfgtrack.render import (
     ABSENT_TEXT,
     NO_AGE,
+    emit,
     format_value,
     group_by_section,
     summary_line,
@@ -128,3 +129,45 @@ def print_diff(
     out.print(summary_line(result), markup=False)
     for entry in result.unused:
         out.print(unused_line(entry), style="yellow", markup=False)
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    output: str = "table",
+    title: str | None = None,
+    empty: str | None = None,
+    piped_width: int = PIPED_WIDTH,
+) -> None:
+    """The one table printer: a terminal table on stdout, or Markdown with ``output="md"``.
+
+    Cells print as written (never read as rich markup). ``empty`` is printed instead of a
+    terminal table without rows; ``piped_width`` is the page width when stdout is no terminal.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    if output == "md":
+        from cfgtrack.render.md import cell, table
+
+        emit(table(headers, [[cell(str(c)) for c in row] for row in rows]))
+        return
+    if not rows and empty is not None:
+        emit(empty)
+        return
+    table = Table(
+        *(escape(header) for header in headers),
+        title=None if title is None else escape(title),
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in row))
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=piped_width)
+    out.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cfgtrack.ages.audit import Audit, EnvAudit
+from cfgtrack.ages.model import age_text
 from cfgtrack.render import ages_text as text
 
 
@@ -60,7 +61,7 @@ def stale_table(env: EnvAudit, threshold_days: int) -> Table:
                 parameter.key,
                 text.value_text(parameter.value),
                 text.date_text(commit.date),
-                text.age_text(parameter.age, parameter.lower_bound),
+                age_text(parameter.age, parameter.lower_bound),
                 text.commit_label(commit),
                 commit.author,
                 commit.subject,
@@ -96,7 +97,7 @@ def divergence_table(audit: Audit) -> Table:
     headers = ["key", "envs", "left value", "right value", "differing since", "for"]
     rows = []
     for item in audit.divergences:
-        duration = text.age_text(audit.as_of - item.since, item.lower_bound)
+        duration = age_text(audit.as_of - item.since, item.lower_bound)
         rows.append(
             [
                 item.key,

@@ -1,4 +1,7 @@
-"""JSON output: stable, versioned documents for scripts and CI."""
+"""Every JSON document cfgtrack prints, each named ``cfgtrack.<verb>/<version>``.
+
+Scripts and CI read these; a field is only ever added within one version.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,16 @@ if TYPE_CHECKING:
     from cfgtrack.compare.diff import DiffResult
     from cfgtrack.compare.sources import Config
 
-DIFF_SCHEMA = "cfgtrack.diff/1"
+SCHEMAS = {
+    verb: f"cfgtrack.{verb}/1"
+    for verb in ("runs", "diff", "stale", "history", "review", "report", "sync", "gc", "reproduce")
+}
+DIFF_SCHEMA = SCHEMAS["diff"]
+
+
+def document(verb: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as the verb's document: its schema name first."""
+    return {"schema": SCHEMAS[verb], **body}
 
 
 def dumps(document: Any) -> str:

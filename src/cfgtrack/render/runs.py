@@ -1,0 +1,79 @@
+"""``runs`` and ``show`` output: a table, Markdown or the JSON documents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cfgtrack.render import emit
+from cfgtrack.render.documents import document, dumps
+from cfgtrack.render.table import print_table
+
+if TYPE_CHECKING:
+    from cfgtrack.verbs.runs import RunsResult, ShowResult
+
+RUNS_HEADERS = ["run id", "start", "status", "env", "config", "git", "dirty", "name"]
+IDS_WIDTH = 1000  # piped: never cut ids or names
+
+
+def render_runs(result: RunsResult, output: str) -> None:
+    if output == "json":
+        runs = [run.to_dict() for run in result.runs]
+        emit(dumps(document("runs", {"tracking_uri": result.tracking_uri, "runs": runs})))
+        return
+    rows = [
+        [
+            run.run_id,
+            (run.start_time or "-").replace("T", " ")[:19],
+            run.status,
+            run.env or "-",
+            (run.config_hash or "-").removeprefix("sha256:")[:12],
+            (run.git_sha or "-")[:10],
+            {True: "yes", False: "no"}.get(run.dirty, "-"),
+            run.name or "",
+        ]
+        for run in result.runs
+    ]
+    empty = "no tracked runs match" if result.filtered else "no tracked runs yet"
+    print_table(RUNS_HEADERS, rows, output=output, empty=empty, piped_width=IDS_WIDTH)
+
+
+def render_show(result: ShowResult, output: str) -> None:
+    if output == "json":
+        emit(dumps(result.record))
+        return
+    lines = summary(result.record)
+    if output == "md":
+        print_table(["field", "value"], [list(line) for line in lines], output=output)
+        return
+    width = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        emit(f"{key.ljust(width)}  {value}")
+
+
+def summary(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The few facts of a record a person looks for first."""
+    run, config, git, env = record["run"], record["config"], record["git"], record["environment"]
+    mlflow = run.get("mlflow") or {}
+    lines = [
+        ("run", f"{mlflow.get('run_id', '-')} ({mlflow.get('experiment', '-')})"),
+        ("status", f"{run['status']}  {run['start_time']} -> {run.get('end_time') or '-'}"),
+        ("output dir", run["output_dir"]),
+        ("command", " ".join(config["command"])),
+        ("overrides", " ".join(config["overrides"]) or "-"),
+        ("choices", ", ".join(f"{k}={v}" for k, v in config["choices"].items() if "/" not in k)),
+        ("config hash", config["hash"]),
+    ]
+    if git.get("repository"):
+        state = "dirty" if git.get("dirty") else "clean"
+        lines.append(("git", f"{git.get('commit')} on {git.get('branch') or 'detached'} ({state})"))
+    else:
+        lines.append(("git", git.get("reason") or "not recorded"))
+    if env:
+        python = env.get("python", {})
+        lines.append(("python", f"{python.get('version')} ({python.get('executable')})"))
+        lines.append(("host", f"{env.get('hostname')} ({len(env.get('packages', {}))} packages)"))
+    for entry in record.get("data", []):
+        lines.append((f"data {entry['name']}", entry.get("sha256") or entry.get("error", "-")))
+    if run.get("error"):
+        lines.append(("error", f"{run['error']['type']}: {run['error']['message']}"))
+    return lines

@@ -1,0 +1,66 @@
+"""``reproduce``: how to run a recorded run again, and doing it in a temporary git worktree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from cfgtrack.errors import CfgtrackError
+from cfgtrack.settings import find_git_root, load_settings
+
+if TYPE_CHECKING:
+    from cfgtrack.record.reproduce import Outcome, Plan
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """The plan (commit, patch, command, environment differences) and, with ``execute``, what
+    running it gave."""
+
+    plan: Plan
+    patch_out: Path | None
+    outcome: Outcome | None
+
+    @property
+    def exit_code(self) -> int:
+        """0 planned or reproduced, 1 run again but the config hash differs."""
+        return 0 if self.outcome is None or self.outcome.reproduced(self.plan) else 1
+
+
+def reproduce(
+    run_id: str,
+    *,
+    execute: bool = False,
+    keep: bool = False,
+    patch_out: Path | None = None,
+    tracking_uri: str | None = None,
+    cwd: Path | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    output: IO[str] | None = None,
+) -> ReproduceResult:
+    """Plan how to run ``run_id`` again from the clone at ``cwd`` (default: here).
+
+    ``patch_out`` receives the recorded patch. With ``execute`` the run is repeated in a
+    temporary worktree (kept with ``keep``); ``on_plan`` sees the plan before that starts and
+    ``output`` receives the command's output (default: inherited).
+    """
+    from cfgtrack.record.reproduce import execute as run_again
+    from cfgtrack.record.reproduce import plan as make_plan
+    from cfgtrack.record.run_record import write_atomic
+
+    here = Path.cwd() if cwd is None else Path(cwd)
+    repo = find_git_root(here)
+    if repo is None:
+        raise CfgtrackError(
+            f"{here} is not inside a git repository; run cfgtrack reproduce in a clone of "
+            "the project the run came from"
+        )
+    plan = make_plan(run_id, tracking_uri or load_settings().resolved_tracking_uri(), repo)
+    if patch_out is not None:
+        write_atomic(patch_out, plan.patch)
+    if on_plan is not None:
+        on_plan(plan)
+    outcome = run_again(plan, keep=keep, output=output) if execute else None
+    return ReproduceResult(plan, patch_out, outcome)
