@@ -12,8 +12,8 @@ from cfgtrack.git.objects import (
     object_ids,
     read_folder,
     renames,
-    repo_toplevel,
 )
+from cfgtrack.git.repo import repo_toplevel
 from gitutil import commit, git, init_repo
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.git.repo import find_root
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,15 +126,6 @@ def default_tracking_uri(root: Path) -> str:
     return f"sqlite:///{(root / 'mlflow.db').as_posix()}"
 
 
-def find_git_root(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` holding ``.git`` (a folder or a worktree file)."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
-
-
 def _find_pyproject(start: Path, stop: Path) -> Path | None:
     start = start.resolve()
     for folder in (start, *start.parents):
@@ -241,7 +233,7 @@ def load_settings(start: Path | str | None = None, *, root: Path | str | None = 
     it are relative to that file's folder. ``CFGTRACK_<KEY>`` environment variables win.
     """
     here = Path(start or os.getcwd()).resolve()
-    project_root = find_git_root(here) or (Path(root).resolve() if root else here)
+    project_root = find_root(here) or (Path(root).resolve() if root else here)
     pyproject = _find_pyproject(here, project_root)
     base = pyproject.parent if pyproject else project_root
     values: dict[str, Any] = {}

@@ -11,11 +11,8 @@ from cfgtrack.ages.model import CONFIG_SUFFIX, Composition, History
 from cfgtrack.ages.timeline import Timeline, checkpoint_key, restore_checkpoint
 from cfgtrack.ages.walk import walk
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.git.objects import (
-    objects_for,
-    repo_toplevel,
-    resolve_commit,
-)
+from cfgtrack.git.objects import objects_for, resolve_commit
+from cfgtrack.git.repo import repo_toplevel
 from cfgtrack.progress import ProgressCallback
 from cfgtrack.settings import Settings
 

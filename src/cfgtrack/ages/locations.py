@@ -8,12 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfgtrack.ages.model import CONFIG_SUFFIX
-from cfgtrack.git.objects import (
-    CommitInfo,
-    object_ids,
-    object_spec,
-    renames,
-)
+from cfgtrack.git.objects import CommitInfo, object_ids, object_spec, renames
 
 
 @dataclass(frozen=True)

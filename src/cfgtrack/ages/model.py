@@ -7,9 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cfgtrack.config.values import compare_values
-from cfgtrack.git.objects import (
-    CommitInfo,
-)
+from cfgtrack.git.objects import CommitInfo
 
 UNCOMMITTED_SUBJECT = "uncommitted changes in the work tree"
 CONFIG_SUFFIX = ".yaml"

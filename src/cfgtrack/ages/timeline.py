@@ -11,9 +11,7 @@ from cfgtrack.ages.cache import HistoryCache, cache_key
 from cfgtrack.ages.locations import Location
 from cfgtrack.ages.model import CONFIG_SUFFIX, Change, Composition, History, Skipped
 from cfgtrack.config.values import ADDED, REMOVED, compare_values
-from cfgtrack.git.objects import (
-    CommitInfo,
-)
+from cfgtrack.git.objects import CommitInfo
 
 
 @dataclass

@@ -365,7 +365,8 @@ def compare_runs(
     config: DiffResult, what: Sequence[str], settings: Settings | None = None
 ) -> RunDiff:
     """Extend a ``run:A`` vs ``run:B`` config comparison with the aspects in ``what``."""
-    from cfgtrack.settings import find_git_root, load_settings
+    from cfgtrack.git.repo import find_root
+    from cfgtrack.settings import load_settings
     from cfgtrack.tracking.runstore import load_record
 
     settings = settings or load_settings()
@@ -383,7 +384,7 @@ def compare_runs(
             else None
         ),
         git=(
-            git_changes(left.get("git"), right.get("git"), find_git_root(settings.root))
+            git_changes(left.get("git"), right.get("git"), find_root(settings.root))
             if "git" in what
             else None
         ),

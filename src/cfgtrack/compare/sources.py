@@ -187,7 +187,7 @@ def _shown(path: Path) -> str:
 
 def _in_repo(path: Path) -> tuple[Path, str]:
     """The repository holding ``path`` and ``path`` relative to its root (git's spelling)."""
-    from cfgtrack.git.objects import repo_toplevel
+    from cfgtrack.git.repo import repo_toplevel
 
     absolute = path.resolve()
     start = absolute if is_dir(absolute) else absolute.parent

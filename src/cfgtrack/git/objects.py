@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.git.repo import run_git
 
 _TREE_MODE = b"40000"
 _SKIPPED_MODES = {b"160000", b"120000"}  # submodules and symlinks are not config files
@@ -287,40 +288,20 @@ class CommitInfo:
         return "uncommitted" if self.uncommitted else self.sha[:10]
 
 
-def _git(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=repo_root, capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise CfgtrackError("git is not installed or not on PATH; install git") from None
-
-
-def repo_toplevel(path: Path) -> Path:
-    """The root of the git work tree holding ``path``; a clear error outside any repository."""
-    result = _git(path, "rev-parse", "--show-toplevel")
-    if result.returncode != 0:
-        raise CfgtrackError(
-            f"{path} is not inside a git repository; parameter ages come from the config's git "
-            "history, so run cfgtrack inside a clone of the project"
-        )
-    return Path(result.stdout.strip()).resolve()
-
-
 def git_dir(repo_root: Path) -> Path:
     """The repository's shared ``.git`` folder (the same for every linked work tree)."""
-    result = _git(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    result = run_git(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir")
     return Path(result.stdout.strip())
 
 
 def is_shallow(repo_root: Path) -> bool:
     """True in a shallow clone: history before its boundary is not there to read."""
-    return _git(repo_root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+    return run_git(repo_root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
 
 
 def config_value(repo_root: Path, key: str) -> str | None:
     """A ``git config`` value as git resolves it (repository, user, system), or None."""
-    value = _git(repo_root, "config", "--get", key).stdout.strip()
+    value = run_git(repo_root, "config", "--get", key).stdout.strip()
     return value or None
 
 
@@ -333,7 +314,7 @@ def first_parent_log(repo_root: Path, commit: str) -> list[CommitInfo]:
     Following first parents only means a merge counts as one change of the branch, at the
     moment it was merged, not at the dates of the merged branch's commits.
     """
-    result = _git(repo_root, "log", "--first-parent", f"--format={_LOG_FORMAT}", commit, "--")
+    result = run_git(repo_root, "log", "--first-parent", f"--format={_LOG_FORMAT}", commit, "--")
     if result.returncode != 0:
         raise CfgtrackError(f"git log failed in {repo_root}: {result.stderr.strip()}")
     commits = []
@@ -347,7 +328,7 @@ def first_parent_log(repo_root: Path, commit: str) -> list[CommitInfo]:
 
 def renames(repo_root: Path, older: str, newer: str) -> list[tuple[str, str]]:
     """``(old path, new path)`` of every file git's rename detection finds between two commits."""
-    result = _git(
+    result = run_git(
         repo_root, "diff", "--find-renames", "--name-status", "--diff-filter=R", "-z", older, newer
     )
     if result.returncode != 0:
@@ -358,13 +339,15 @@ def renames(repo_root: Path, older: str, newer: str) -> list[tuple[str, str]]:
 
 def folder_is_dirty(repo_root: Path, folder: str) -> bool:
     """True when the work tree's copy of ``folder`` differs from HEAD (edits or new files)."""
-    result = _git(repo_root, "status", "--porcelain", "--untracked-files=all", "--", folder or ".")
+    result = run_git(
+        repo_root, "status", "--porcelain", "--untracked-files=all", "--", folder or "."
+    )
     return bool(result.stdout.strip())
 
 
 def commit_at(repo_root: Path, rev: str, moment: datetime) -> str | None:
     """The newest commit on the first-parent chain of ``rev`` committed at or before ``moment``."""
-    result = _git(
+    result = run_git(
         repo_root, "rev-list", "-1", "--first-parent", f"--before={moment.isoformat()}", rev, "--"
     )
     return result.stdout.strip() or None

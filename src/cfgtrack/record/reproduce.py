@@ -24,6 +24,7 @@ from typing import Any
 
 from cfgtrack.compare.run_diff import EnvironmentDiff, Item, data_changes, environment_changes
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.git.repo import run_git
 
 REPRODUCES_TAG = "cfgtrack.reproduces"
 MATCHES_TAG = "cfgtrack.reproduce.hash_matches"
@@ -277,7 +278,7 @@ def execute(plan: Plan, *, keep: bool = False, output: Any = None) -> Outcome:
 @contextmanager
 def _worktree(plan: Plan, keep: bool) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f"cfgtrack-reproduce-{plan.run_id[:8]}-")).resolve()
-    added = _git(plan.repo, "worktree", "add", "--detach", str(folder), plan.commit)
+    added = run_git(plan.repo, "worktree", "add", "--detach", str(folder), plan.commit)
     if added.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise CfgtrackError(
@@ -287,20 +288,14 @@ def _worktree(plan: Plan, keep: bool) -> Iterator[Path]:
         yield folder
     finally:
         if not keep:
-            removed = _git(plan.repo, "worktree", "remove", "--force", str(folder))
+            removed = run_git(plan.repo, "worktree", "remove", "--force", str(folder))
             if removed.returncode != 0:
                 shutil.rmtree(folder, ignore_errors=True)
-                _git(plan.repo, "worktree", "prune")
-
-
-def _git(repo: Path, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=repo, input=data, capture_output=True, text=True, check=False
-    )
+                run_git(plan.repo, "worktree", "prune")
 
 
 def _apply(folder: Path, patch: str) -> None:
-    applied = _git(folder, "apply", "--whitespace=nowarn", "-", data=patch)
+    applied = run_git(folder, "apply", "--whitespace=nowarn", "-", data=patch)
     if applied.returncode != 0:
         raise CfgtrackError(
             f"the run's recorded patch does not apply to its commit: {applied.stderr.strip()}"

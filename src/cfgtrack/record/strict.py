@@ -10,7 +10,6 @@ the task starts and before any tracked run is created.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from cfgtrack.compare.documented import DEFAULT_FILE_NAME as DOCUMENTED_FILE_NAME
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.git.repo import run_git
 from cfgtrack.record.capture.config import select_list
 from cfgtrack.settings import Settings
 
@@ -85,13 +85,8 @@ def _untracked_config_files(root: Path, folders: tuple[Path, ...]) -> list[str]:
     inside = [folder for folder in folders if folder.resolve().is_relative_to(root)]
     if not inside:
         return []
-    result = subprocess.run(
-        ["git", "ls-files", "--others", "-z", "--", *(str(f.resolve()) for f in inside)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = run_git(root, "ls-files", "--others", "-z", "--", *(str(f.resolve()) for f in inside))
+    result.check_returncode()
     return sorted(name for name in result.stdout.split("\0") if name.endswith(CONFIG_SUFFIXES))
 
 

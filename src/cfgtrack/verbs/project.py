@@ -31,7 +31,7 @@ def project_settings(config_dir: Path | None, config_name: str | None) -> Settin
 
     Checks first that this is a git repository: every age comes from its history.
     """
-    from cfgtrack.git.objects import repo_toplevel
+    from cfgtrack.git.repo import repo_toplevel
 
     settings = configured_settings(config_dir, config_name)
     repo_toplevel(settings.root)

@@ -95,7 +95,8 @@ def _differences(
 ) -> Any:
     """Undocumented differences as the configs stood when the audit judges them."""
     from cfgtrack.ages.audit import undocumented_differences
-    from cfgtrack.git.objects import commit_at, repo_toplevel
+    from cfgtrack.git.objects import commit_at
+    from cfgtrack.git.repo import repo_toplevel
 
     if as_of >= now:
         return undocumented_differences(settings, envs, overrides, None if rev == "HEAD" else rev)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.settings import find_git_root, load_settings
+from cfgtrack.git.repo import find_root
+from cfgtrack.settings import load_settings
 
 if TYPE_CHECKING:
     from cfgtrack.record.reproduce import Outcome, Plan
@@ -51,7 +52,7 @@ def reproduce(
     from cfgtrack.record.run_record import write_atomic
 
     here = Path.cwd() if cwd is None else Path(cwd)
-    repo = find_git_root(here)
+    repo = find_root(here)
     if repo is None:
         raise CfgtrackError(
             f"{here} is not inside a git repository; run cfgtrack reproduce in a clone of "

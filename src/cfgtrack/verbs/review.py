@@ -37,7 +37,8 @@ def review(
     from cfgtrack.ages.model import Composition
     from cfgtrack.ages.reviews import Review, append_review, load_reviews, reviews_path
     from cfgtrack.config.compose import compose_dir
-    from cfgtrack.git.objects import config_value, repo_toplevel
+    from cfgtrack.git.objects import config_value
+    from cfgtrack.git.repo import repo_toplevel
     from cfgtrack.verbs.history import unknown_key
     from cfgtrack.verbs.project import choose_envs, project_settings
 
