@@ -37,7 +37,8 @@ if sys.argv[3] == "in-run":
 times = []
 for _ in range(rounds):
     started = time.perf_counter()
-    from cfgtrack.record.capture.config import capture_config, config_hash
+    from cfgtrack.record.capture.config import capture_config
+    from cfgtrack.config.hash import config_hash
     from cfgtrack.record.capture.environment import capture_environment
     from cfgtrack.record.capture.git import capture_git
     from cfgtrack.settings import DEFAULT_ENV_ALLOWLIST

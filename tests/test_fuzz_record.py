@@ -25,8 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cfgtrack.config.flatten import flatten
+from cfgtrack.config.hash import config_hash
 from cfgtrack.record.callback import TrackingCallback
-from cfgtrack.record.capture.config import capture_config, config_hash
+from cfgtrack.record.capture.config import capture_config
 from cfgtrack.record.run_record import finish_record, new_record, to_json, write_atomic
 from cfgtrack.record.sinks import files
 from cfgtrack.record.sinks.mlflow import split_params

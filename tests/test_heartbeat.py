@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from cfgtrack.record.heartbeat import Heartbeat
-from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
+from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG
+from cfgtrack.tracking.mlflow_adapter import set_tag_now
 from outages import (
     local_record,
     outage_project,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cfgtrack.record.capture.config import config_hash
+from cfgtrack.config.hash import config_hash
 from cfgtrack.record.hydra_files import rewrite_yaml_files
 from cfgtrack.redact import MASK, KeyRule, Redactor
 

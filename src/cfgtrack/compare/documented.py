@@ -86,16 +86,12 @@ def load_documented(path: Path) -> list[DocumentedDifference]:
         return []
     import yaml
 
+    from cfgtrack.config.yaml_files import load_yaml
+
     shown = str(path)
-    try:
-        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_loader())
-    except UnicodeDecodeError as exc:
-        raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CfgtrackError(f"{where}: not valid YAML ({problem})") from None
+    data = load_yaml(
+        path.read_bytes(), shown, lambda raw: yaml.load(raw.decode("utf-8"), Loader=_loader())
+    )
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("pairs", []), list):

@@ -273,7 +273,7 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
             f"run {spec.name!r} not found: no MLflow store at {store}; set MLFLOW_TRACKING_URI "
             "or tracking_uri in [tool.cfgtrack]"
         )
-    from cfgtrack.record.capture.config import hashed_view
+    from cfgtrack.config.hash import hashed_view
     from cfgtrack.tracking.runstore import load_record
 
     with _quiet("mlflow", "alembic"):

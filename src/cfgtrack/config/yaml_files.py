@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,16 @@ def _parse_cached(data: bytes) -> Any:
 
 
 def parse_yaml(data: bytes, shown: str) -> Any:
-    """YAML bytes -> plain object (shared with the cache: never mutate); errors name the file."""
+    """Config YAML bytes -> plain object, read as Hydra reads it (shared with the cache: never
+    mutate); errors name the file and line."""
+    return load_yaml(data, shown, _parse_cached)
+
+
+def load_yaml(data: bytes, shown: str, parse: Callable[[bytes], Any] | None = None) -> Any:
+    """YAML bytes -> plain object with ``parse`` (default: Hydra's loader); every problem is one
+    ``CfgtrackError`` naming ``shown`` (and the line)."""
     try:
-        return _parse_cached(data)
+        return (parse or _parse_cached)(data)
     except UnicodeDecodeError as exc:
         raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
     except RecursionError:

@@ -120,7 +120,7 @@ class Delivery:
         if not self._offline():
             self._start()
         if self.online and active:
-            from cfgtrack.record.sinks.mlflow import activate
+            from cfgtrack.tracking.mlflow_adapter import activate
 
             activate(self.run)
             self.active = True
@@ -134,7 +134,7 @@ class Delivery:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.active:
-            from cfgtrack.record.sinks.mlflow import deactivate
+            from cfgtrack.tracking.mlflow_adapter import deactivate
 
             deactivate(self.run_id)
             self.active = False
@@ -286,12 +286,8 @@ class Delivery:
     def _tags(self, tags: dict[str, str]) -> dict[str, str]:
         """The run's tags at creation: the plan's, its local id, its first heartbeat, and MLflow's
         own context (user, source, git), resolved here so a later upload carries the same."""
-        from cfgtrack.record.sinks.mlflow import (
-            HEARTBEAT_INTERVAL_TAG,
-            HEARTBEAT_TAG,
-            LOCAL_ID_TAG,
-            context_tags,
-        )
+        from cfgtrack.record.sinks.mlflow import HEARTBEAT_INTERVAL_TAG, HEARTBEAT_TAG, LOCAL_ID_TAG
+        from cfgtrack.tracking.mlflow_adapter import context_tags
 
         tags = {**tags, LOCAL_ID_TAG: self.local_id}
         if self.settings.heartbeat_interval > 0:
@@ -340,7 +336,8 @@ class Delivery:
     def _beat(self) -> None:
         self.entry.beat()
         if self.online and self.run is not None:
-            from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
+            from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG
+            from cfgtrack.tracking.mlflow_adapter import set_tag_now
 
             timeout = min(self.settings.heartbeat_interval, self.settings.tracking_timeout)
             set_tag_now(self.tracking_uri, self.run_id, HEARTBEAT_TAG, now_iso(), timeout)

@@ -22,7 +22,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cfgtrack.record.capture.config import capture_config, config_hash
+from cfgtrack.config.hash import config_hash
+from cfgtrack.record.capture.config import capture_config
 from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_record import finish_record, new_record
 from cfgtrack.record.sinks import files

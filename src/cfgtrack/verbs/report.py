@@ -78,7 +78,7 @@ def report(
     files = write_report(audit, Path(out))
     run_id = None
     if log_to_mlflow:
-        from cfgtrack.tracking.audit_log import log_audit
+        from cfgtrack.ages.audit_log import log_audit
 
         run_id = log_audit(audit, files, ask.settings.resolved_tracking_uri())
     refused = gate_refusal(histories, allow_shallow) if fail_on_stale else None

@@ -15,17 +15,17 @@ from typing import Any
 from mlflow.entities import Dataset, DatasetInput, InputTag, Param, Run, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.utils.validation import (
+
+from cfgtrack.config.flatten import flatten
+from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.tracking.experiments import ensure_experiment
+from cfgtrack.tracking.mlflow_adapter import (
     MAX_ENTITY_KEY_LENGTH,
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
     MAX_TAG_VAL_LENGTH,
-    _validate_param_name,
+    validate_param_name,
 )
-
-from cfgtrack.config.flatten import flatten
-from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
-from cfgtrack.tracking.bounded import is_remote
 from cfgtrack.tracking.retry import retry_transient, store_setup_lock
 
 DIGEST_LENGTH = 32
@@ -52,7 +52,7 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
         try:
             if len(key) > MAX_ENTITY_KEY_LENGTH:
                 raise MlflowException(f"key longer than {MAX_ENTITY_KEY_LENGTH} characters")
-            _validate_param_name(key)
+            validate_param_name(key)
         except MlflowException as exc:
             unlogged[key] = f"invalid MLflow param key ({exc.message.splitlines()[0]})"
             continue
@@ -67,32 +67,6 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def artifact_location_for(tracking_uri: str) -> str | None:
-    """For a SQLite store, artifacts live beside the database (``<db folder>/mlartifacts``)."""
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
-        return None
-    database = Path(tracking_uri[len(prefix) :])
-    return (database.parent / "mlartifacts").resolve().as_uri()
-
-
-@retry_transient
-def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
-    """The id of experiment ``name``, created (or restored) when needed; safe under races."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        location = artifact_location_for(tracking_uri)
-        try:
-            return client.create_experiment(name, artifact_location=location)
-        except MlflowException:
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise
-    if experiment.lifecycle_stage == "deleted":
-        client.restore_experiment(experiment.experiment_id)
-    return experiment.experiment_id
 
 
 def _dataset_inputs(data: list[dict[str, Any]]) -> list[DatasetInput]:
@@ -196,54 +170,6 @@ class MlflowRun:
     def end(self, status: str, end_ms: int | None) -> None:
         """The final status, with the run's original end time."""
         self.client.set_terminated(self.run_id, status, end_time=end_ms)
-
-
-def context_tags(tags: dict[str, str]) -> dict[str, str]:
-    """``tags`` over MLflow's own run context (user, source, git), as ``mlflow.start_run`` adds
-    it; resolved in the run's process, so a run uploaded later carries the same tags."""
-    from mlflow.tracking.context.registry import resolve_tags
-
-    return {key: str(value) for key, value in resolve_tags(tags).items()}
-
-
-def activate(run: Run) -> None:
-    """Make ``run`` this thread's fluent active run, so the task's own ``mlflow.log_metric``
-    calls land in it. ``mlflow.start_run(run_id=...)`` would ask the server again, from the
-    task's thread and with MLflow's minutes of retries, which is what cfgtrack must not do."""
-    from mlflow.tracking import fluent
-
-    fluent._active_run_stack.get().append(fluent.ActiveRun(run))
-
-
-def deactivate(run_id: str) -> None:
-    """Take ``run_id`` off this thread's fluent run stack, without a server call."""
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    stack[:] = [run for run in stack if run.info.run_id != run_id]
-
-
-def set_tag_now(tracking_uri: str, run_id: str, key: str, value: str, timeout: float) -> None:
-    """One tag write that gives up after ``timeout`` seconds, never retried (heartbeats):
-    over HTTP with explicit bounds, so it neither waits out MLflow's retries nor changes
-    the retry settings the task's own MLflow calls use."""
-    if not is_remote(tracking_uri):
-        MlflowClient(tracking_uri).set_tag(run_id, key, value)
-        return
-    from mlflow.utils.credentials import get_default_host_creds
-    from mlflow.utils.rest_utils import http_request, verify_rest_response
-
-    endpoint = "/api/2.0/mlflow/runs/set-tag"
-    response = http_request(
-        get_default_host_creds(tracking_uri),
-        endpoint,
-        "POST",
-        max_retries=0,
-        backoff_factor=0,
-        timeout=timeout,
-        json={"run_id": run_id, "key": key, "value": value},
-    )
-    verify_rest_response(response, endpoint)
 
 
 def unlogged_note(unlogged: dict[str, str]) -> str:

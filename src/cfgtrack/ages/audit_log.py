@@ -14,7 +14,7 @@ def log_audit(audit: Audit, files: list[Path], tracking_uri: str) -> str:
     """Log ``files`` as artifacts of a new, finished audit run; returns the run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from cfgtrack.record.sinks.mlflow import ensure_experiment
+    from cfgtrack.tracking.experiments import ensure_experiment
     from cfgtrack.tracking.runstore import client_for
 
     client = client_for(tracking_uri)
