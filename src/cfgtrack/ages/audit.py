@@ -222,7 +222,7 @@ def undocumented_differences(
     settings: Settings, envs: Sequence[str | None], overrides: Sequence[str], rev: str | None
 ) -> tuple[list[EnvDifference], str]:
     """``cfgtrack diff`` of each env pair (at ``rev``, else the work tree), undocumented part."""
-    from cfgtrack.compare.diff import diff
+    from cfgtrack.compare.diff import DiffOptions, diff_sources
 
     pairs = env_pairs(envs)
     if not pairs:
@@ -231,7 +231,12 @@ def undocumented_differences(
     found: list[EnvDifference] = []
     for left, right in pairs:
         try:
-            result = diff(f"{left}{at}", f"{right}{at}", overrides=overrides, settings=settings)
+            result = diff_sources(
+                f"{left}{at}",
+                f"{right}{at}",
+                DiffOptions(overrides=tuple(overrides)),
+                settings=settings,
+            )
         except CfgtrackError as exc:
             return found, f"Not compared: {exc}"
         found += [EnvDifference(left, right, change) for change in result.undocumented]

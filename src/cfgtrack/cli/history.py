@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from cfgtrack.cli.options import (
-    CONFIG_DIR,
-    CONFIG_NAME,
     FORMAT,
-    OVERRIDES,
-    REV,
-    SINCE,
     OutputFormat,
+    WalkOptions,
     finish,
+    walk_options,
     walk_progress,
 )
 
 
+@walk_options
 def history(
     key: str = typer.Argument(..., help="Key path, e.g. model.optimizer.lr"),
     env: str = typer.Option(
         None, "--env", "-e", help="Env to compose with (default: the default)."
     ),
     output: OutputFormat = FORMAT,
-    since: str = SINCE,
-    rev: str = REV,
-    overrides: list[str] = OVERRIDES,
-    config_dir: Path = CONFIG_DIR,
-    config_name: str = CONFIG_NAME,
+    walk: WalkOptions = None,  # given by @walk_options
 ) -> None:
     """Every value KEY has had, newest first, with commit, date, author and subject."""
     from cfgtrack.render.ages import render_history
@@ -39,11 +31,7 @@ def history(
         result = key_history(
             key,
             env=env,
-            since=since,
-            rev=rev,
-            overrides=overrides or (),
-            config_dir=config_dir,
-            config_name=config_name,
+            **walk.as_kwargs(),
             on_progress=shown,
         )
     render_history(result, output.value)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -64,3 +70,60 @@ def walk_progress() -> Iterator[ProgressCallback]:
 def finish(exit_code: int) -> None:
     """End the command with the verb's exit code (0 nothing to report, 1 findings)."""
     raise typer.Exit(exit_code)
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """Which history a verb reads: the revision, the window, the overrides, the config."""
+
+    since: str | None
+    rev: str
+    overrides: tuple[str, ...]
+    config_dir: Path | None
+    config_name: str | None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "rev": self.rev,
+            "overrides": self.overrides,
+            "config_dir": self.config_dir,
+            "config_name": self.config_name,
+        }
+
+
+_WALK_PARAMETERS = (
+    ("since", str, SINCE),
+    ("rev", str, REV),
+    ("overrides", list[str], OVERRIDES),
+    ("config_dir", Path, CONFIG_DIR),
+    ("config_name", str, CONFIG_NAME),
+)
+
+
+def walk_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a verb the shared history options (``--since``, ``--rev``, ``-o``, ``--config-dir``,
+    ``--config-name``), passed to it as one ``walk: WalkOptions`` argument."""
+    signature = inspect.signature(command)
+    own = [p for p in signature.parameters.values() if p.name != "walk"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in _WALK_PARAMETERS
+    ]
+    hints = {k: v for k, v in typing.get_type_hints(command).items() if k != "walk"}
+
+    @functools.wraps(command)
+    def verb(**given: Any) -> None:
+        walk = WalkOptions(
+            since=given.pop("since"),
+            rev=given.pop("rev"),
+            overrides=tuple(given.pop("overrides") or ()),
+            config_dir=given.pop("config_dir"),
+            config_name=given.pop("config_name"),
+        )
+        command(walk=walk, **given)
+
+    verb.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    verb.__annotations__ = {**hints, **{name: kind for name, kind, _ in _WALK_PARAMETERS}}
+    del verb.__wrapped__  # typer must read the signature above, not the wrapped function's
+    return verb

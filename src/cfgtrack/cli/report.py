@@ -8,18 +8,16 @@ import typer
 
 from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
-    CONFIG_DIR,
-    CONFIG_NAME,
     FAIL_ON_STALE,
     OLDER_THAN,
-    OVERRIDES,
-    REV,
-    SINCE,
+    WalkOptions,
     finish,
+    walk_options,
     walk_progress,
 )
 
 
+@walk_options
 def report(
     envs: list[str] = typer.Argument(None, help="Envs to audit (default: every env option)."),
     quarter: str = typer.Option(None, "--quarter", "-q", help="e.g. 2026Q4 (default: current)."),
@@ -30,11 +28,7 @@ def report(
     ),
     fail_on_stale: bool = FAIL_ON_STALE,
     allow_shallow: bool = ALLOW_SHALLOW,
-    since: str = SINCE,
-    rev: str = REV,
-    overrides: list[str] = OVERRIDES,
-    config_dir: Path = CONFIG_DIR,
-    config_name: str = CONFIG_NAME,
+    walk: WalkOptions = None,  # given by @walk_options
 ) -> None:
     """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
     from cfgtrack.render.ages import render_report
@@ -49,11 +43,7 @@ def report(
             log_to_mlflow=log_to_mlflow,
             fail_on_stale=fail_on_stale,
             allow_shallow=allow_shallow,
-            since=since,
-            rev=rev,
-            overrides=overrides or (),
-            config_dir=config_dir,
-            config_name=config_name,
+            **walk.as_kwargs(),
             on_progress=shown,
         )
     render_report(result)

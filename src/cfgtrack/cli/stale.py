@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
-    CONFIG_DIR,
-    CONFIG_NAME,
     FAIL_ON_STALE,
     FORMAT,
     OLDER_THAN,
-    OVERRIDES,
-    REV,
-    SINCE,
     TRACKING_URI,
     OutputFormat,
+    WalkOptions,
     finish,
+    walk_options,
     walk_progress,
 )
 
 
+@walk_options
 def stale(
     envs: list[str] = typer.Argument(None, help="Envs to check (default: every env option)."),
     older_than: str = OLDER_THAN,
@@ -33,11 +29,7 @@ def stale(
     ),
     fail_on_stale: bool = FAIL_ON_STALE,
     allow_shallow: bool = ALLOW_SHALLOW,
-    since: str = SINCE,
-    rev: str = REV,
-    overrides: list[str] = OVERRIDES,
-    config_dir: Path = CONFIG_DIR,
-    config_name: str = CONFIG_NAME,
+    walk: WalkOptions = None,  # given by @walk_options
     source: str = typer.Option(
         "git",
         "--source",
@@ -61,11 +53,7 @@ def stale(
             asked,
             older_than=older_than,
             as_of=as_of,
-            since=since,
-            rev=rev,
-            overrides=overrides or (),
-            config_dir=config_dir,
-            config_name=config_name,
+            **walk.as_kwargs(),
             source=source,
             experiment=experiment,
             tracking_uri=tracking_uri,

@@ -135,30 +135,28 @@ class DiffResult:
         return 1 if self.undocumented else 0
 
 
-def diff(
+def diff_sources(
     a: str | Config,
     b: str | Config,
+    options: DiffOptions | None = None,
     *,
-    overrides: Sequence[str] = (),
-    rtol: float = 0.0,
-    ignore_order: bool = False,
-    exclude: Sequence[str] = (),
     documented: str | Path | bool | None = None,
     include_equal: bool = False,
     config_dir: str | Path | None = None,
     config_name: str | None = None,
     settings: Settings | None = None,
 ) -> DiffResult:
-    """Compare two configs given as specs (``staging``, ``prod@v1.2``, ``run:<id>``, a file).
+    """Compare two configs given as specs (``staging``, ``prod@v1.2``, ``run:<id>``, a file) or
+    loaded; ``options`` say how values compare and which overrides composed sides get.
 
     ``documented``: the documented-differences file (default ``<config dir>/cfgtrack-diff.yaml``
-    when it exists; ``False`` for none). ``rtol`` compares floats with a relative tolerance;
-    ``ignore_order`` compares lists as unordered; ``exclude`` drops keys matching the globs.
+    when it exists; ``False`` for none).
     """
+    options = options or DiffOptions()
+    rtol, overrides = options.rtol, options.overrides
     if rtol < 0 or math.isnan(rtol):
         raise CfgtrackError(f"--rtol must be a number >= 0, got {rtol}")
     settings = settings or load_settings()
-    options = DiffOptions(rtol, ignore_order, tuple(exclude), tuple(overrides))
     common = {"overrides": overrides, "config_dir": config_dir, "config_name": config_name}
     left = a if isinstance(a, Config) else load_config(a, settings=settings, **common)
     right = b if isinstance(b, Config) else load_config(b, settings=settings, **common)

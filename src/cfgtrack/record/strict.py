@@ -138,7 +138,7 @@ def env_problems(settings: Settings, facts: JobFacts) -> list[str]:
             f"env {facts.env} is the production env, but its config does not come from a folder, "
             f"so it cannot be compared with {settings.staging_env}"
         ]
-    from cfgtrack.compare.diff import diff
+    from cfgtrack.compare.diff import DiffOptions, diff_sources
     from cfgtrack.compare.sources import load_config
 
     where = {"config_dir": facts.primary_dir, "config_name": facts.config_name}
@@ -149,7 +149,8 @@ def env_problems(settings: Settings, facts: JobFacts) -> list[str]:
         settings=settings,
         **where,
     )
-    result = diff(staging, production, exclude=[CONFIG_KEY], settings=settings, **where)
+    options = DiffOptions(exclude=(CONFIG_KEY,))
+    result = diff_sources(staging, production, options, settings=settings, **where)
     undocumented = [change.key for change in result.undocumented]
     if not undocumented:
         return []

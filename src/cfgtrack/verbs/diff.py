@@ -48,19 +48,17 @@ def diff(
     ``run:A run:B`` comparison, which then returns a ``RunDiff`` (every aspect by default).
     A side may also be an already loaded ``Config`` (``cfgtrack.load_config``).
     """
-    from cfgtrack.compare.diff import diff as compare
+    from cfgtrack.compare.diff import DiffOptions, diff_sources
     from cfgtrack.compare.run_diff import compare_runs, wanted_aspects
 
     if ages not in AGES:
         raise CfgtrackError(f"ages: {ages!r} is not one of {', '.join(AGES)}")
     aspects = wanted_aspects(what, _spec_text(left), _spec_text(right))
-    result = compare(
+    options = DiffOptions(rtol, ignore_order, tuple(exclude), tuple(overrides))
+    result = diff_sources(
         left,
         right,
-        overrides=overrides,
-        rtol=rtol,
-        ignore_order=ignore_order,
-        exclude=exclude,
+        options,
         documented=documented,
         include_equal=include_equal,
         config_dir=config_dir,
