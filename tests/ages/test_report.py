@@ -55,6 +55,7 @@ pairs:
 """
 
 
+@pytest.mark.slow
 def test_report_files_agree_and_cover_the_quarter(repo):
     (repo / "conf" / "cfgtrack-diff.yaml").write_text(DOCUMENTED)
     result, out = write_report(repo)
@@ -137,6 +138,7 @@ def browse(html: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_html_report_renders_table_and_chart_in_chromium(repo, tmp_path):
     result, out = write_report(repo)
     assert result.returncode == 0, result.stderr
@@ -166,6 +168,7 @@ def test_html_report_renders_table_and_chart_in_chromium(repo, tmp_path):
     assert blue > 300 and orange > 300, (blue, orange)  # bars of both envs were drawn
 
 
+@pytest.mark.slow
 def test_report_logs_its_files_to_an_mlflow_audit_run(repo, tmp_path):
     store = tmp_path / "store"
     store.mkdir()
@@ -193,6 +196,7 @@ def test_report_logs_its_files_to_an_mlflow_audit_run(repo, tmp_path):
     assert Path(local).read_text() == (out / "cfgtrack-audit-2025Q4.md").read_text()
 
 
+@pytest.mark.slow
 def test_shallow_report_says_lower_bounds_in_every_file(repo, tmp_path):
     clone = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "2", f"file://{repo}", str(clone))

@@ -139,6 +139,7 @@ def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
+@pytest.mark.slow
 @fuzz(300)
 @given(sides=positional, chosen=st.lists(options, max_size=4))
 def test_any_diff_command_line_compares_or_says_why(
@@ -159,6 +160,7 @@ render_options = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz(150)
 @given(
     left=st.sampled_from(GOOD_SPECS),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from support.project import Project
 
 
+@pytest.mark.slow
 def test_runs_lists_recorded_runs_newest_first(project: Project):
     assert project.run("model=large").returncode == 0
     assert project.run("--multirun", "seed=1,2").returncode == 0
@@ -26,6 +29,7 @@ def test_runs_lists_recorded_runs_newest_first(project: Project):
     assert len(children) == 2
 
 
+@pytest.mark.slow
 def test_runs_limit_and_experiment(project: Project):
     for seed in (1, 2, 3):
         assert project.run(f"seed={seed}").returncode == 0
@@ -40,6 +44,7 @@ def test_runs_limit_and_experiment(project: Project):
     )
 
 
+@pytest.mark.slow
 def test_show_prints_the_record(project: Project):
     assert project.run("model=large").returncode == 0
     [run] = project.runs()
@@ -55,6 +60,7 @@ def test_show_prints_the_record(project: Project):
     assert record["config"]["resolved"]["model"]["name"] == "large"
 
 
+@pytest.mark.slow
 def test_show_unknown_run_is_one_clear_line(project: Project):
     assert project.run().returncode == 0
     missing = project.cli("show", "0123456789abcdef", "--tracking-uri", project.tracking_uri)

@@ -21,6 +21,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, str]:
     return project, run.info.run_id
 
 
+@pytest.mark.slow
 def test_a_run_matches_the_config_it_ran_with(recorded: tuple[Project, str]) -> None:
     project, run_id = recorded
     same = project.cli("diff", f"run:{run_id}", "prod", "-o", "model.lr=0.2", "-f", "json")

@@ -407,6 +407,7 @@ def test_configs_nesting_without_end_are_one_clear_line(files: dict, extra: list
     assert compose_files({"config.yaml": b"a: 1\n"}, "config").tree == {"a": 1}
 
 
+@pytest.mark.slow
 @fuzz(300)
 @given(
     files=config_folders(),

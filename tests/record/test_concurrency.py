@@ -28,8 +28,6 @@ from support.sweeps import (
     sweep_summary,
 )
 
-pytestmark = pytest.mark.slow
-
 
 def _sqlite_integrity(project: Project) -> str:
     database = project.tracking_uri.removeprefix("sqlite:///")
@@ -43,6 +41,7 @@ def _assert_whole_sweep(project: Project, experiment: str, result) -> None:
     assert sweep_summary(project, experiment) == WHOLE_SWEEP
 
 
+@pytest.mark.slow
 def test_eight_joblib_jobs_on_the_embedded_sqlite_store(project: Project):
     result = project.run(*SWEEP_ARGS)
     _assert_whole_sweep(project, "config", result)
@@ -51,7 +50,7 @@ def test_eight_joblib_jobs_on_the_embedded_sqlite_store(project: Project):
     assert CFGTRACK_SAYS not in logs
 
 
-@pytest.mark.server
+@pytest.mark.slow
 def test_eight_joblib_jobs_on_a_tracking_server(tmp_path: Path, mlflow_server: str):
     project = make_project(tmp_path, mlflow_server)
     result = project.run(
@@ -60,6 +59,7 @@ def test_eight_joblib_jobs_on_a_tracking_server(tmp_path: Path, mlflow_server: s
     _assert_whole_sweep(project, "concurrency-server", result)
 
 
+@pytest.mark.slow
 def test_eight_runs_started_at_once_on_a_fresh_database(tmp_path: Path):
     """No sweep parent creates the database first: eight processes find it missing at once."""
     project = make_project(tmp_path, f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}")
@@ -101,7 +101,7 @@ class FailEachKindOnce:
         return None
 
 
-@pytest.mark.server
+@pytest.mark.slow
 def test_5xx_answers_and_dropped_connections_are_retried(tmp_path: Path, mlflow_server: str):
     flaky = FailEachKindOnce()
     proxy = FaultProxy(mlflow_server, policy=flaky)

@@ -32,6 +32,7 @@ from support.jobs import assert_whole_folder, job_config, omegaconf_trees, run_j
 # -- the record's pieces, in-process -----------------------------------------------------------
 
 
+@pytest.mark.slow
 @fuzz(250)
 @given(tree=omegaconf_trees(), task=st.lists(overrides, max_size=3))
 def test_any_config_gives_a_whole_record_and_mlflow_safe_params(

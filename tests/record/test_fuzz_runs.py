@@ -83,6 +83,7 @@ def records_under(folder: Path) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 @fuzz(8)
 @given(extra=st.lists(app_overrides, min_size=1, max_size=3))
 def test_a_tracked_app_behaves_as_hydra_says_and_records_whole_runs(
@@ -114,6 +115,7 @@ def test_a_tracked_app_behaves_as_hydra_says_and_records_whole_runs(
     assert not [entry for entry in spool.glob("*") if entry.is_dir()], shown
 
 
+@pytest.mark.slow
 def test_a_failing_task_shows_only_its_own_frames(twins: Project) -> None:
     result = twins.run("behaviour=fail", "hydra.run.dir=fuzz-runs/failing")
     assert "task failed on purpose" in result.stderr

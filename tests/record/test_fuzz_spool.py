@@ -33,6 +33,7 @@ keys_json_spells_alike = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz(40)
 @given(tree=omegaconf_trees(keys=keys_json_spells_alike, max_leaves=8), fail=st.booleans())
 def test_any_job_lands_in_mlflow_finished_or_failed_never_running(

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from cfgtrack.record.heartbeat import Heartbeat
 from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG, set_tag_now
 from support.faults import HangingServer
@@ -30,6 +32,7 @@ def _gc(project, *args: str) -> tuple[int, dict]:
     return result.returncode, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_is_ended_killed_by_gc_and_sync(tmp_path: Path, restartable_server):
     server = restartable_server
     project = outage_project(tmp_path, server.url, "heartbeat-kill")
@@ -75,6 +78,7 @@ def test_sigkilled_run_is_ended_killed_by_gc_and_sync(tmp_path: Path, restartabl
     assert spool_entries(project) == {}
 
 
+@pytest.mark.slow
 def test_gc_dry_run_lists_without_ending(tmp_path: Path, restartable_server):
     server = restartable_server
     project = outage_project(tmp_path, server.url, "heartbeat-dry")

@@ -26,8 +26,6 @@ from support.outages import (
     task_delays,
 )
 
-pytestmark = pytest.mark.server
-
 # What a run's task may wait beyond the tracking bound: Python imports and the capture (git,
 # environment, data), which take seconds on a loaded CI machine. Without the bound, MLflow's
 # client waits about four minutes for a dead server, and for ever for a hanging one.
@@ -45,6 +43,7 @@ def _millis(iso: str) -> int:
     return int(seconds(iso) * 1000)
 
 
+@pytest.mark.slow
 def test_dead_server_task_starts_at_once_and_sync_uploads_everything_once(
     tmp_path: Path, restartable_server
 ):
@@ -106,6 +105,7 @@ def test_dead_server_task_starts_at_once_and_sync_uploads_everything_once(
     assert len(server_runs(server.url, "outage-dead")) == 4
 
 
+@pytest.mark.slow
 def test_server_killed_during_a_run_keeps_the_end_in_the_spool(tmp_path: Path, restartable_server):
     server = restartable_server
     project = outage_project(tmp_path, server.url, "outage-mid-run")
@@ -138,6 +138,7 @@ def test_server_killed_during_a_run_keeps_the_end_in_the_spool(tmp_path: Path, r
     assert spool_entries(project) == {}
 
 
+@pytest.mark.slow
 def test_hanging_server_costs_the_bound_once_per_process(tmp_path: Path, restartable_server):
     hanging = HangingServer()
     try:
@@ -170,6 +171,7 @@ def test_hanging_server_costs_the_bound_once_per_process(tmp_path: Path, restart
     assert sum(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in runs) == 2
 
 
+@pytest.mark.slow
 def test_slow_server_start_completes_while_the_task_runs(tmp_path: Path, restartable_server):
     server = restartable_server
     slow = FaultProxy(server.url, Fault("POST", "/runs/log-batch", "slow", seconds=4))

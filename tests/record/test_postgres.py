@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support.project import make_project
 from support.servers import PostgresCluster
 from support.sweeps import (
@@ -35,6 +37,7 @@ def _runs_in_postgres(cluster: PostgresCluster, experiment: str) -> int:
         return connection.execute(query, (experiment,)).fetchone()[0]
 
 
+@pytest.mark.slow
 def test_a_run_is_recorded_through_a_postgresql_backed_server(
     tmp_path: Path, postgres: PostgresCluster, postgres_server: str
 ):
@@ -50,6 +53,7 @@ def test_a_run_is_recorded_through_a_postgresql_backed_server(
     assert _runs_in_postgres(postgres, "pg-single") == 1
 
 
+@pytest.mark.slow
 def test_eight_joblib_jobs_through_a_postgresql_backed_server(
     tmp_path: Path, postgres: PostgresCluster, postgres_server: str
 ):

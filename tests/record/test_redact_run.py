@@ -32,6 +32,7 @@ def _record(project: Project, run_id: str) -> dict:
     return json.loads(Path(local).read_text())
 
 
+@pytest.mark.slow
 def test_no_planted_secret_reaches_the_store_the_artifacts_or_the_output_dir(tmp_path: Path):
     project = planted_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     before = all_files(tmp_path)
@@ -88,7 +89,7 @@ def test_no_planted_secret_reaches_the_store_the_artifacts_or_the_output_dir(tmp
     assert f"+sweep.api_token={MASK}" in sweep.data.tags["cfgtrack.overrides"]
 
 
-@pytest.mark.server
+@pytest.mark.slow
 def test_no_planted_secret_reaches_a_tracking_server(
     tmp_path: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory
 ):

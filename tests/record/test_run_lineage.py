@@ -100,6 +100,7 @@ def _ids(lineage: Lineage, **where) -> list[str]:
     return [run.run_id for run in found]
 
 
+@pytest.mark.slow
 def test_runs_filters(lineage: Lineage) -> None:
     a, b, c = lineage.a, lineage.b, lineage.c
     assert _ids(lineage, env="prod") == [b]
@@ -200,6 +201,7 @@ def test_what_needs_runs_and_known_aspects(lineage: Lineage) -> None:
 # --- cfgtrack reproduce ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reproduce_prints_steps_and_environment_differences(lineage: Lineage, tmp_path) -> None:
     shown = lineage.cli("reproduce", lineage.b)
     assert shown.returncode == 0, shown.stderr
@@ -226,6 +228,7 @@ def _worktree_state(root: Path) -> tuple[str, str, str]:
     )
 
 
+@pytest.mark.slow
 def test_reproduce_exec_of_a_dirty_run_reproduces_its_config_hash(lineage: Lineage) -> None:
     root = lineage.project.root
     before = _worktree_state(root)
@@ -246,6 +249,7 @@ def test_reproduce_exec_of_a_dirty_run_reproduces_its_config_hash(lineage: Linea
     assert "TASK-RAN medium" in result.stdout
 
 
+@pytest.mark.slow
 def test_reproduce_exec_reports_a_different_config_hash(lineage: Lineage) -> None:
     result = lineage.cli("reproduce", lineage.c, "--exec", "--format", "json")
     assert result.returncode == 1, result.stderr
@@ -261,6 +265,7 @@ def test_reproduce_exec_reports_a_different_config_hash(lineage: Lineage) -> Non
     ] == [("model.lr", 0.07, 0.05)]
 
 
+@pytest.mark.slow
 def test_reproduce_of_a_commit_the_repository_lacks(lineage: Lineage, tmp_path: Path) -> None:
     clone = clone_at(lineage.project.root, lineage.commit2, tmp_path / "clone")
     git(clone, "config", "user.name", "Ada Tester")
@@ -314,6 +319,7 @@ def _logged_run(client, experiment_id: str, start: str, params: dict, status: st
     return run.info.run_id
 
 
+@pytest.mark.slow
 def test_stale_from_backdated_runs_of_a_project_without_git(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -363,7 +369,7 @@ def test_environment_facts_as_recorded_on_a_gpu_machine() -> None:
     assert facts["python"] == ("not recorded", "not recorded", "equal")
 
 
-@pytest.mark.server
+@pytest.mark.slow
 def test_filters_and_run_diff_through_a_tracking_server(tmp_path: Path, mlflow_server: str):
     project = make_project(tmp_path, mlflow_server)
     experiment = f"lineage-{tmp_path.name}"  # the server is shared by the whole session

@@ -107,6 +107,7 @@ def test_env_problems_compare_the_run_with_staging(strict_project: Project):
 # -- real Hydra apps ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_clean_tree_and_documented_prod_run_as_usual(strict_project: Project):
     project = strict_project
     staging = project.run(env=STRICT)
@@ -148,6 +149,7 @@ def test_prod_with_an_undocumented_difference_refuses_the_run(strict_project: Pr
     )
 
 
+@pytest.mark.slow
 def test_config_key_makes_every_prod_run_strict(strict_project: Project):
     project = strict_project
     prod = project.root / "conf/env/prod.yaml"
@@ -175,6 +177,7 @@ def test_strict_sweep_refuses_before_its_parent_run(strict_project: Project):
     )
 
 
+@pytest.mark.slow
 def test_callback_option_strict(strict_project: Project):
     project = strict_project
     app = project.root / "app.py"

@@ -36,6 +36,7 @@ def _spooled_project(tmp_path: Path, experiment: str, *args: str):
     return project
 
 
+@pytest.mark.slow
 def test_an_upload_broken_half_way_is_completed_not_duplicated(tmp_path: Path, restartable_server):
     server = restartable_server
     project = _spooled_project(tmp_path, "sync-interrupted", "model=large")
@@ -75,6 +76,7 @@ def test_an_upload_broken_half_way_is_completed_not_duplicated(tmp_path: Path, r
     assert spool_entries(project) == {}
 
 
+@pytest.mark.slow
 def test_unreachable_server_leaves_the_spool_as_it_was(tmp_path: Path):
     project = _spooled_project(tmp_path, "sync-down")
     before = spool_entries(project)

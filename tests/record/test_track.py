@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from support.git import git
@@ -22,6 +23,7 @@ def _download_json(project: Project, run_id: str, name: str) -> dict:
     return json.loads(Path(local).read_text())
 
 
+@pytest.mark.slow
 def test_single_run_records_config_git_environment_and_data(project: Project):
     result = project.run("model=large", "trainer.epochs=5")
     assert result.returncode == 0, result.stderr
@@ -84,6 +86,7 @@ def test_single_run_records_config_git_environment_and_data(project: Project):
     assert {t.key: t.value for t in dataset_input.tags}["cfgtrack.sha256"] == expected
 
 
+@pytest.mark.slow
 def test_identical_configs_share_a_hash_and_a_change_changes_it(project: Project):
     for args in ((), (), ("seed=8",)):
         assert project.run(*args).returncode == 0
@@ -97,6 +100,7 @@ def test_identical_configs_share_a_hash_and_a_change_changes_it(project: Project
     assert len(found) == 2
 
 
+@pytest.mark.slow
 def test_dirty_tree_records_patch_and_untracked_files(project: Project):
     (project.root / "conf/model/small.yaml").write_text("name: small\nlr: 0.2\nlayers: 2\n")
     (project.root / "notes.txt").write_text("tried lr 0.2\n")
@@ -150,6 +154,7 @@ def test_sigterm_is_killed_and_the_process_still_dies_of_it(project: Project):
     assert run.info.status == "KILLED"
 
 
+@pytest.mark.slow
 def test_multirun_basic_launcher_parent_and_children(project: Project):
     result = project.run("--multirun", "model=small,large")
     assert result.returncode == 0, result.stderr
@@ -163,6 +168,7 @@ def test_multirun_basic_launcher_parent_and_children(project: Project):
     assert parent.data.tags["cfgtrack.overrides"] == "model=small,large"
 
 
+@pytest.mark.slow
 def test_multirun_parent_fails_when_every_job_fails(project: Project):
     result = project.run("--multirun", "model=small,large", "behaviour=fail")
     assert result.returncode != 0
@@ -173,6 +179,7 @@ def test_multirun_parent_fails_when_every_job_fails(project: Project):
     assert [c.info.status for c in children] == ["FAILED", "FAILED"]
 
 
+@pytest.mark.slow
 def test_multirun_joblib_launcher_jobs_in_worker_processes(project: Project):
     result = project.run(
         "--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=small,large"
@@ -187,6 +194,7 @@ def test_multirun_joblib_launcher_jobs_in_worker_processes(project: Project):
     assert sorted(c.data.params["model.name"] for c in children) == ["large", "small"]
 
 
+@pytest.mark.slow
 def test_hydra_main_with_callback_gives_the_same_record(project: Project):
     app = (project.root / "app.py").read_text()
     (project.root / "plain_app.py").write_text(
@@ -309,6 +317,7 @@ def test_bad_input_gives_a_clear_message_and_no_running_run(project: Project):
     assert all(run.info.status != "RUNNING" for run in project.runs())
 
 
+@pytest.mark.slow
 def test_real_tracking_server(tmp_path: Path, mlflow_server: str):
     project = make_project(tmp_path, mlflow_server)
     result = project.run("model=large")
