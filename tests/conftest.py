@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import caller_settings
 from support.project import Project, make_project
 from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir
 
@@ -23,6 +24,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+
+
+@pytest.fixture
+def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``MLFLOW_*`` or ``CFGTRACK_*`` variable of the caller's for an in-process test, the
+    rule ``support.cli.clean_env`` applies to every subprocess."""
+    for name in caller_settings():
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

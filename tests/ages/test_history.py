@@ -13,10 +13,8 @@ from support.histories import CONFIG, FILES, day
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
+def _private_cache(tmp_path, monkeypatch, no_caller_settings):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("CFGTRACK_CONFIG_DIR", "CFGTRACK_CONFIG_NAME", "CFGTRACK_ENV_GROUP"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture()

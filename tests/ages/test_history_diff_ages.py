@@ -7,15 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from support.git import commit, init_repo, write
-from support.histories import FILES, PROD_C, day, run
+from support.git import commit, write
+from support.histories import PROD_C, day, retuned_project, run
 
 
 @pytest.fixture()
 def repo(tmp_path):
-    root = init_repo(tmp_path / "project")
-    commit(root, "initial config", FILES, date=day(2021))
-    commit(root, "retune prod C", {"conf/env/prod.yaml": PROD_C.format(0.25)}, date=day(2024, 6))
+    root = retuned_project(tmp_path)
     return root
 
 

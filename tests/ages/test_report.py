@@ -13,8 +13,8 @@ import pytest
 
 from support import REPO_ROOT
 from support.cli import clean_env
-from support.git import commit, git, init_repo
-from support.histories import CONFIG, FILES, PROD_C, day, run
+from support.git import commit, git
+from support.histories import CONFIG, day, retuned_project, run
 
 BEA = ("Bea Author", "bea@example.com")
 STAGING_2 = "# @package _global_\nserving:\n  replicas: 2\n"
@@ -22,9 +22,7 @@ STAGING_2 = "# @package _global_\nserving:\n  replicas: 2\n"
 
 @pytest.fixture()
 def repo(tmp_path):
-    root = init_repo(tmp_path / "project")
-    commit(root, "initial config", FILES, date=day(2021))
-    commit(root, "retune prod C", {"conf/env/prod.yaml": PROD_C.format(0.25)}, date=day(2024, 6))
+    root = retuned_project(tmp_path)
     commit(
         root,
         "raise epochs",

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
+from support.cli import read_terminal
 from support.git import commit, git, init_repo, write
-from support.histories import CONFIG, FILES, PROD_C, day, run
+from support.histories import CONFIG, PROD_C, day, retuned_project, run
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> dict:
@@ -27,9 +28,7 @@ def statuses(document: dict, env: str) -> dict[str, str]:
 @pytest.fixture()
 def repo(tmp_path):
     """Set up in 2021; prod's C retuned in 2024-06; epochs raised in 2025-09."""
-    root = init_repo(tmp_path / "project")
-    commit(root, "initial config", FILES, date=day(2021))
-    commit(root, "retune prod C", {"conf/env/prod.yaml": PROD_C.format(0.25)}, date=day(2024, 6))
+    root = retuned_project(tmp_path)
     commit(
         root, "raise epochs", {"conf/config.yaml": CONFIG.replace("10", "20")}, date=day(2025, 9)
     )
@@ -219,12 +218,6 @@ def test_progress_bar_only_on_a_terminal(repo):
     (repo.parent / "xdg-cache").mkdir(exist_ok=True)
     result = run(repo, "history", "train.lr", "--env", "prod", stderr=follower)
     os.close(follower)
-    shown = b""
-    try:
-        while chunk := os.read(leader, 65536):
-            shown += chunk
-    except OSError:
-        pass
-    os.close(leader)
+    shown = read_terminal(leader)
     assert result.returncode == 0
     assert b"Composing the config at each commit" in shown

@@ -130,9 +130,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("MLFLOW_TRACKING_URI", "CFGTRACK_TRACKING_URI", "CFGTRACK_CONFIG_DIR"):
-        monkeypatch.delenv(name, raising=False)
+def in_project(project: Path, monkeypatch: pytest.MonkeyPatch, no_caller_settings) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'store' / 'mlflow.db'}")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(project)

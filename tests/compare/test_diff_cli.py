@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from support import REPO_ROOT
-from support.cli import PYTHON, cfgtrack, clean_env
+from support.cli import PYTHON, cfgtrack
 from support.git import commit, init_repo, write
 
 PROJECT = {
@@ -147,15 +147,8 @@ def test_overrides_and_config_location_options(project: Path, tmp_path: Path) ->
 
 
 def test_module_entry_point_and_the_example_project() -> None:
-    result = subprocess.run(
-        [PYTHON, "-m", "cfgtrack", "diff", "staging", "prod", "-f", "json"],
-        cwd=REPO_ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    module = (PYTHON, "-m", "cfgtrack")
+    result = cfgtrack("diff", "staging", "prod", "-f", "json", cwd=REPO_ROOT, program=module)
     assert result.returncode == 1, result.stderr
     undocumented = [
         d["key"] for d in json.loads(result.stdout)["differences"] if not d["documented"]
@@ -167,15 +160,8 @@ def test_pre_commit_hook_entry_runs_the_gate() -> None:
     (hook,) = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "cfgtrack-diff" and hook["pass_filenames"] is False
     program, *args = hook["entry"].split()
-    result = subprocess.run(
-        [str(Path(PYTHON).with_name(program)), *args, *hook["args"]],
-        cwd=REPO_ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    hook_program = (str(Path(PYTHON).with_name(program)),)
+    result = cfgtrack(*args, *hook["args"], cwd=REPO_ROOT, program=hook_program)
     assert result.returncode == 1 and "model.C" in result.stdout
 
 

@@ -22,6 +22,7 @@ from cfgtrack.config.compose import compose_files
 from cfgtrack.config.flatten import flatten, is_scalar
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, load_settings
+from support.cli import caller_settings
 from support.fuzzing import NASTY_TEXT, fuzz, odd_text, overrides, scalars, trees
 
 
@@ -226,8 +227,8 @@ def test_any_settings_table_loads_or_says_why(
     lines = [f"{name} = {toml_value(value)}" for name, value in table.items()]
     (folder / "pyproject.toml").write_text("[tool.cfgtrack]\n" + "\n".join(lines) + "\n")
     with monkeypatch.context() as patch:
-        for name in ("MLFLOW_TRACKING_URI", "CFGTRACK_TRACKING_URI", "CFGTRACK_CONFIG_DIR"):
-            patch.delenv(name, raising=False)
+        for name in caller_settings():
+            patch.delenv(name)
         for name, value in environ.items():
             patch.setenv(name, value)
         settings = outcome(load_settings, folder, root=folder)

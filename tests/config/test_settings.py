@@ -1,20 +1,16 @@
-import subprocess
 from datetime import timedelta
 
 import pytest
 
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import default_tracking_uri, load_settings, parse_duration
+from support.git import init_repo
 
-
-@pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch):
-    for name in ("MLFLOW_TRACKING_URI", "CFGTRACK_TRACKING_URI", "CFGTRACK_CONFIG_DIR"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_caller_settings")
 
 
 def test_defaults_in_a_git_repo_use_the_git_root(tmp_path):
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    init_repo(tmp_path)
     sub = tmp_path / "src" / "deep"
     sub.mkdir(parents=True)
     settings = load_settings(sub)

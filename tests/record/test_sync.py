@@ -127,9 +127,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
     assert empty.returncode == 0 and json.loads(empty.stdout)["uploaded"] == []
 
 
-def test_outage_settings_from_pyproject_and_environment(tmp_path: Path, monkeypatch):
-    for name in ("CFGTRACK_TRACKING_TIMEOUT", "CFGTRACK_HEARTBEAT_INTERVAL", "CFGTRACK_SPOOL_DIR"):
-        monkeypatch.delenv(name, raising=False)
+def test_outage_settings_from_pyproject_and_environment(
+    tmp_path: Path, monkeypatch, no_caller_settings
+):
     defaults = load_settings(tmp_path)
     assert (defaults.tracking_timeout, defaults.heartbeat_interval) == (5.0, 30.0)
     assert defaults.spool == tmp_path / ".cfgtrack" / "spool"

@@ -12,7 +12,7 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +21,29 @@ CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
 CALLER_SETTINGS = ("MLFLOW_", "CFGTRACK_")
 
 
+def caller_settings() -> list[str]:
+    """The names of the caller's settings in this process's environment; in-process tests
+    remove them (the ``no_caller_settings`` fixture) as ``clean_env`` does for subprocesses."""
+    return [name for name in os.environ if name.startswith(CALLER_SETTINGS)]
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the caller's settings, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(CALLER_SETTINGS)}
     return {**env, **(extra or {})}
+
+
+def read_terminal(leader: int) -> bytes:
+    """Everything shown on the pseudo-terminal whose leader end is ``leader`` until the last
+    process writing to it ends; closes ``leader``."""
+    shown = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    except OSError:  # the terminal closed: the command ended
+        pass
+    os.close(leader)
+    return shown
 
 
 def cfgtrack(
@@ -33,11 +52,12 @@ def cfgtrack(
     env: Mapping[str, str] | None = None,
     stderr: int = subprocess.PIPE,
     timeout: float = 120,
+    program: Sequence[str] = (CFGTRACK,),
 ) -> subprocess.CompletedProcess[str]:
     """``cfgtrack <args>`` in ``cwd``, in a clean environment plus ``env``; never raises on
-    its exit code."""
+    its exit code. ``program`` is how cfgtrack is started (the console script by default)."""
     return subprocess.run(
-        [CFGTRACK, *args],
+        [*program, *args],
         cwd=cwd,
         env=clean_env(env),
         stdout=subprocess.PIPE,
@@ -63,17 +83,8 @@ def cfgtrack_in_terminal(
         stderr=follower,
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed: the command ended
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return process.wait(timeout=timeout), b"".join(chunks).decode(errors="replace")
+    shown = read_terminal(leader)
+    return process.wait(timeout=timeout), shown.decode(errors="replace")
 
 
 @dataclass(frozen=True)

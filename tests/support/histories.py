@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from support.cli import cfgtrack
+from support.git import commit, init_repo
 
 CONFIG = """\
 defaults:
@@ -38,6 +39,14 @@ def day(year: int, month: int = 1, day_: int = 1) -> str:
 
 
 PROD_C = "# @package _global_\nserving:\n  replicas: 4\nmodel:\n  C: {}\n"
+
+
+def retuned_project(base: Path) -> Path:
+    """The project in ``base / "project"``: set up in 2021, prod's C retuned to 0.25 in 2024-06."""
+    root = init_repo(base / "project")
+    commit(root, "initial config", FILES, date=day(2021))
+    commit(root, "retune prod C", {"conf/env/prod.yaml": PROD_C.format(0.25)}, date=day(2024, 6))
+    return root
 
 
 def run(
