@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gitutil import add_history, init_repo, write  # noqa: E402
+from support.git import add_history, init_repo, write  # noqa: E402
 
 PROBE = """
 import sys, time

@@ -27,7 +27,7 @@ from cfgtrack.record.capture.data import fingerprint_paths  # noqa: E402
 from cfgtrack.record.capture.environment import capture_environment  # noqa: E402
 from cfgtrack.record.capture.git import capture_git  # noqa: E402
 from cfgtrack.settings import DEFAULT_ENV_ALLOWLIST  # noqa: E402
-from gitutil import add_history, commit, init_repo, write  # noqa: E402
+from support.git import add_history, commit, init_repo, write  # noqa: E402
 
 REPEATS = 20
 FIRST_CALL = """

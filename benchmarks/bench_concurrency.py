@@ -5,7 +5,7 @@ installed).
 
 Run:  .venv/bin/python benchmarks/bench_concurrency.py [--repeats 3]
 
-For each back end, in fresh projects of the test app (tests/conftest.py):
+For each back end, in fresh projects of the test app (tests/support/project.py):
 - ``sweep``: ``--multirun hydra/launcher=joblib hydra.launcher.n_jobs=8 seed=0,...,7``, repeated;
   launched = 8 jobs + the sweep's parent run;
 - ``separate``: 8 single runs started at the same moment (on a fresh database for SQLite);
@@ -31,7 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from concurrent_runs import (  # noqa: E402
+from support.cli import PYTHON  # noqa: E402
+from support.project import make_project  # noqa: E402
+from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir  # noqa: E402
+from support.sweeps import (  # noqa: E402
     CFGTRACK_SAYS,
     JOBS,
     SWEEP_ARGS,
@@ -39,8 +42,6 @@ from concurrent_runs import (  # noqa: E402
     problems,
     sweep_summary,
 )
-from conftest import PYTHON, make_project  # noqa: E402
-from tracking_servers import MlflowServer, PostgresCluster, postgres_bin_dir  # noqa: E402
 
 OPEN_WITH_MLFLOW = """
 import sys
@@ -136,7 +137,7 @@ def main() -> None:
         )
     )
 
-    server = MlflowServer(f"sqlite:///{work / 'server.db'}", work / "sqlite-server", 2).start()
+    server = MlflowServer(work / "sqlite-server", f"sqlite:///{work / 'server.db'}", 2).start()
     try:
         warm(server, work / "warm-sqlite")
         rows.append(measure("server + SQLite", lambda base: server.url, args.repeats, work))
@@ -150,7 +151,7 @@ def main() -> None:
         cluster = PostgresCluster(bin_dir).start()
         try:
             backend = cluster.create_database("mlflow")
-            server = MlflowServer(backend, work / "pg-server", 2).start()
+            server = MlflowServer(work / "pg-server", backend, 2).start()
             try:
                 warm(server, work / "warm-pg")
                 rows.append(

@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import free_port  # noqa: E402
-from outages import (  # noqa: E402
+from support.faults import Fault, FaultProxy, HangingServer  # noqa: E402
+from support.outages import (  # noqa: E402
     artifacts,
     outage_project,
     run_app,
@@ -47,7 +47,7 @@ from outages import (  # noqa: E402
     start_app,
     task_delays,
 )
-from servers import Fault, FaultProxy, HangingServer, RestartableMlflowServer  # noqa: E402
+from support.servers import MlflowServer, free_port  # noqa: E402
 
 MID_RUN_BATCH = 5
 DEAD = "http://127.0.0.1:{}"
@@ -87,7 +87,7 @@ def delays(project, count: int) -> list[float]:
     return found
 
 
-def mid_run_outage(project, server: RestartableMlflowServer, count: int, base: Path) -> None:
+def mid_run_outage(project, server: MlflowServer, count: int, base: Path) -> None:
     """``count`` runs in flight when the server is SIGKILLed; the server comes back after."""
     marker = base / f"go-{time.monotonic_ns()}"
     processes = [start_app(project, WAIT_FOR=str(marker))[0] for _ in range(count)]
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--mlflow-default", action="store_true", help="also time MLflow alone")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="cfgtrack-bench-outage-"))
-    server = RestartableMlflowServer(base)
+    server = MlflowServer(base)
     server.start()
     hanging = HangingServer()
     try:

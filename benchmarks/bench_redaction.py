@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/bench_redaction.py [--repeats 20]
 
-1. The project of tests/test_redact_run.py (36+ secrets in config keys and values, nested lists,
+1. The project of tests/support/planted.py (36+ secrets in config keys and values, nested lists,
    overrides, environment variables, the git remote URL, a dirty file's patch, an exception
    message and a sweep) runs a failing job and a four-job sweep against a SQLite store in a temp
    dir; every byte of every file the runs wrote (store, artifacts, Hydra output folders, caches)
@@ -24,16 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "src")]
 
 from cfgtrack.redact import Redactor  # noqa: E402
-from test_redact_run import (  # noqa: E402  (the tests folder is put on the path above)
+from support.planted import (  # noqa: E402  (the tests folder is put on the path above)
     APP,
     IN_ENVIRONMENT,
     IN_SWEEP,
     OVERRIDES,
     PLANTED,
-    _all_files,
-    _leaks,
-    _written_by_the_runs,
+    all_files,
+    leaks,
     planted_project,
+    written_by_the_runs,
 )
 
 
@@ -42,12 +42,12 @@ def planted_secrets_found() -> tuple[int, int, int]:
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         project = planted_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
-        before = _all_files(base)
+        before = all_files(base)
         project.run("behaviour=fail", *OVERRIDES, env=IN_ENVIRONMENT, script=APP)
         sweep = f"+sweep.api_token={IN_SWEEP['sweep value 1']},{IN_SWEEP['sweep value 2']}"
         project.run("--multirun", "model=small,large", sweep, env=IN_ENVIRONMENT, script=APP)
-        written = _written_by_the_runs(base, before)
-        return len(PLANTED), len(written), len(_leaks(written.items()))
+        written = written_by_the_runs(base, before)
+        return len(PLANTED), len(written), len(leaks(written.items()))
 
 
 def _median_seconds(action, repeats: int) -> float:

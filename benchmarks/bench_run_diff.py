@@ -3,9 +3,9 @@
 Run:  .venv/bin/python benchmarks/bench_run_diff.py [--repeats 9]
 
 Starts ``mlflow server`` on 127.0.0.1 (SQLite store, proxied artifacts, two workers) and records
-two runs of the test app (tests/conftest.py) with ``@cfgtrack.track`` in a real git repository:
-A at the first commit, B one commit later with another model and env. Then, interleaved, after
-one warm-up each, it runs as subprocesses (interpreter start included):
+two runs of the test app (tests/support/project.py) with ``@cfgtrack.track`` in a real git
+repository: A at the first commit, B one commit later with another model and env. Then,
+interleaved, after one warm-up each, it runs as subprocesses (interpreter start included):
 
 - ``cfgtrack diff run:A run:B`` (every aspect: config, packages, Python, platform, GPU, commits
   between the SHAs, patches, datasets);
@@ -22,42 +22,20 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CFGTRACK, PYTHON, free_port, make_project  # noqa: E402
-from gitutil import commit  # noqa: E402
-
-
-def start_server(base: Path) -> tuple[subprocess.Popen, str]:
-    """A real ``mlflow server`` on 127.0.0.1, ready to answer."""
-    port = free_port()
-    mlflow_bin = shutil.which("mlflow", path=str(Path(PYTHON).parent)) or "mlflow"
-    command = [mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", "2", "--backend-store-uri", f"sqlite:///{base / 'server.db'}"]
-    command += ["--artifacts-destination", str(base / "artifacts")]
-    log = (base / "server.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=base)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"mlflow server did not start: {(base / 'server.log').read_text()}")
+from support.cli import CFGTRACK, PYTHON, clean_env  # noqa: E402
+from support.git import commit  # noqa: E402
+from support.project import make_project  # noqa: E402
+from support.servers import MlflowServer  # noqa: E402
 
 
 def record_runs(base: Path, url: str) -> tuple[Path, str, str]:
@@ -94,13 +72,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        (base / "server").mkdir()
-        server, url = start_server(base / "server")
+        server = MlflowServer(base / "server", workers=2).start()
         try:
-            root, a, b = record_runs(base, url)
-            ours = ("MLFLOW_", "CFGTRACK_")
-            env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-            env["MLFLOW_TRACKING_URI"] = url
+            root, a, b = record_runs(base, server.url)
+            env = clean_env({"MLFLOW_TRACKING_URI": server.url})
             commands = {
                 "cfgtrack diff run:A run:B": [CFGTRACK, "diff", f"run:{a}", f"run:{b}"],
                 "cfgtrack diff run:A run:B --what config": [
@@ -124,8 +99,7 @@ def main() -> None:
                     if round_number:  # the first round warms caches
                         times[name].append(measured)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     load = os.getloadavg()[0]
     print(f"mlflow server on 127.0.0.1, {args.repeats} interleaved runs each, load {load:.1f}")
     for name, measured in times.items():

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs, from Debian's packages, installed only when missing:
-#   chromium   opens the HTML audit report headless (tests/test_report.py)
-#   postgresql backs a tracking server (tests/test_postgres.py); the tests start their own
+#   chromium   opens the HTML audit report headless (tests/ages/test_report.py)
+#   postgresql backs a tracking server (tests/record/test_postgres.py); the tests start their own
 #              cluster on 127.0.0.1, so the package's service need not run.
 set -euo pipefail
 missing=()

@@ -1,183 +1,37 @@
-"""Shared fixtures: tracked Hydra projects in temp dirs, real MLflow stores and servers."""
+"""Shared fixtures: tracked Hydra projects in temp dirs, real MLflow stores and servers.
+
+The helpers behind them live in ``tests/support`` (on ``sys.path`` through pytest's
+``pythonpath`` setting). A test that uses a fixture starting a real ``mlflow server`` is marked
+``server`` here, at collection, so ``-m "not server"`` leaves out every such test.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gitutil import commit, git, init_repo
+from support.cli import caller_settings
+from support.project import Project, make_project
+from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir
 
-PYTHON = sys.executable
-CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
-
-APP = """\
-import sys
-import time
-
-from omegaconf import DictConfig
-
-import cfgtrack
+SERVER_FIXTURES = {"mlflow_server", "restartable_server", "postgres_server"}
 
 
-@cfgtrack.track(config_path="conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float:
-    if cfg.behaviour == "fail":
-        raise ValueError(f"task failed on purpose (lr={cfg.model.lr})")
-    if cfg.behaviour == "interrupt":
-        raise KeyboardInterrupt
-    if cfg.behaviour == "exit0":
-        sys.exit(0)
-    if cfg.behaviour == "sleep":
-        print("SLEEPING", flush=True)
-        time.sleep(60)
-    import mlflow
-
-    if mlflow.active_run():
-        mlflow.log_metric("score", cfg.model.lr * 10)
-    print("TASK-RAN", cfg.model.name, flush=True)
-    return cfg.model.lr
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
-if __name__ == "__main__":
-    main()
-"""
-
-CONFIG = """\
-defaults:
-  - model: small
-  - env: staging
-  - _self_
-
-behaviour: ok
-seed: 7
-trainer:
-  epochs: 3
-  callbacks:
-    - name: early_stop
-      monitor: val_loss
-  tags: [a, b]
-paths:
-  out: ${hydra:runtime.output_dir}/model.bin
-cfgtrack:
-  data:
-    train: data/train.csv
-"""
-
-FILES = {
-    "app.py": APP,
-    "conf/config.yaml": CONFIG,
-    "conf/model/small.yaml": "name: small\nlr: 0.1\nlayers: 2\n",
-    "conf/model/large.yaml": "name: large\nlr: 0.01\nlayers: 8\n",
-    "conf/env/staging.yaml": "# @package _global_\nserving:\n  replicas: 1\n",
-    "conf/env/prod.yaml": "# @package _global_\nserving:\n  replicas: 4\n",
-    "data/train.csv": "x,y\n1,2\n3,4\n",
-    ".gitignore": "outputs/\nmultirun/\nmlflow.db\nmlartifacts/\n",
-}
-
-
-def wait_healthy(url: str, process: subprocess.Popen | None, log: Path, timeout: float) -> None:
-    """Wait until an ``mlflow server`` answers ``/health``; fail with its log if it dies or
-    does not answer within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
-            raise RuntimeError(f"mlflow server did not start: {log.read_text()[-3000:]}")
-        time.sleep(0.25)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Project:
-    """A tracked Hydra app in a temp dir, run as a real subprocess."""
-
-    def __init__(self, root: Path, tracking_uri: str | None) -> None:
-        self.root = root
-        self.tracking_uri = tracking_uri
-        self.cache = root.parent / "cache"
-
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CFGTRACK_"))}
-        env["XDG_CACHE_HOME"] = str(self.cache)
-        env["PYTHONPATH"] = str(self.root)
-        if self.tracking_uri:
-            env["MLFLOW_TRACKING_URI"] = self.tracking_uri
-        env.update(extra or {})
-        return env
-
-    def run(
-        self,
-        *args: str,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-        script: str = "app.py",
-        timeout: float = 180,
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PYTHON, str(self.root / script), *args],
-            cwd=cwd or self.root,
-            env=self.env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [CFGTRACK, *args],
-            cwd=self.root,
-            env=self.env(env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def client(self):
-        from mlflow.tracking import MlflowClient
-
-        return MlflowClient(self.tracking_uri or f"sqlite:///{self.root / 'mlflow.db'}")
-
-    def runs(self, experiment: str = "config"):
-        client = self.client()
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            return []
-        return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
-
-
-def make_project(base: Path, tracking_uri: str | None, with_git: bool = True) -> Project:
-    root = base / "project"
-    if with_git:
-        init_repo(root)
-        commit(root, "initial project", FILES, date="2025-01-02T10:00:00+00:00")
-        git(
-            root, "remote", "add", "origin", "https://alice:s3cr3t-t0ken@git.example.com/ml/app.git"
-        )
-    else:
-        root.mkdir(parents=True)
-        for name, content in FILES.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(content)
-    return Project(root, tracking_uri)
+@pytest.fixture
+def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``MLFLOW_*`` or ``CFGTRACK_*`` variable of the caller's for an in-process test, the
+    rule ``support.cli.clean_env`` applies to every subprocess."""
+    for name in caller_settings():
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -189,60 +43,47 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``mlflow server`` process on 127.0.0.1 with its own SQLite store and artifacts."""
-    base = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    mlflow_bin = shutil.which("mlflow", path=str(Path(PYTHON).parent)) or "mlflow"
-    log = (base / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            mlflow_bin,
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{base / 'server.db'}",
-            "--artifacts-destination",
-            str(base / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=base,
-        # MLflow's job runner is not needed here and slows the server's start a lot
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        start_new_session=True,  # its own process group: the server's workers stop with it
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, base / "server.log", timeout=90)
-    except RuntimeError:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
-def _restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from servers import RestartableMlflowServer
-
-    server = RestartableMlflowServer(tmp_path_factory.mktemp("restartable-server"))
-    server.start()
+def _restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = MlflowServer(tmp_path_factory.mktemp("restartable-server")).start()
     yield server
     server.kill()
 
 
 @pytest.fixture
-def restartable_server(_restartable_server):
+def restartable_server(_restartable_server: MlflowServer) -> MlflowServer:
     """A real ``mlflow server`` on 127.0.0.1 that a test may kill and start again (same port,
     same store); it is running when each test starts."""
     _restartable_server.ensure_running()
     return _restartable_server
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of its own on 127.0.0.1; skipped only where PostgreSQL is not
+    installed, and never in CI (``CI=true``), where .ci/run installs it."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; .ci/run should have installed it")
+        pytest.skip(message)
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_server(
+    postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A tracking server with two workers sharing one PostgreSQL database."""
+    backend = postgres.create_database("mlflow")
+    server = MlflowServer(tmp_path_factory.mktemp("pg-server"), backend, workers=2).start()
+    yield server.url
+    server.stop()
