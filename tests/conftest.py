@@ -164,17 +164,22 @@ class Project:
         return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
 
 
-def make_project(base: Path, tracking_uri: str | None, with_git: bool = True) -> Project:
+def make_project(
+    base: Path, tracking_uri: str | None, with_git: bool = True, ignores: bool = True
+) -> Project:
+    """The tracked app in ``base/project``; ``ignores=False`` commits no ``.gitignore``, as in
+    most real projects, so whatever cfgtrack and Hydra write lands in an unignored work tree."""
     root = base / "project"
+    files = FILES if ignores else {k: v for k, v in FILES.items() if k != ".gitignore"}
     if with_git:
         init_repo(root)
-        commit(root, "initial project", FILES, date="2025-01-02T10:00:00+00:00")
+        commit(root, "initial project", files, date="2025-01-02T10:00:00+00:00")
         git(
             root, "remote", "add", "origin", "https://alice:s3cr3t-t0ken@git.example.com/ml/app.git"
         )
     else:
         root.mkdir(parents=True)
-        for name, content in FILES.items():
+        for name, content in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(content)
     return Project(root, tracking_uri)

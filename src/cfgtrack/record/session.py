@@ -91,10 +91,12 @@ def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, 
     return declared
 
 
-def _git(root: Path) -> dict[str, Any]:
+def _git(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
+    """The git state, without the files cfgtrack and Hydra write (listed in info/exclude)."""
     from cfgtrack.record.capture.git import capture_git
+    from cfgtrack.record.capture.own_files import exclude_own_files
 
-    return capture_git(root)
+    return capture_git(settings.root, own=exclude_own_files(config, settings, role))
 
 
 def _environment(allowlist: tuple[str, ...]) -> dict[str, Any]:
@@ -227,7 +229,7 @@ class JobSession(Session):
         captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
         record = new_record(
             config=captured,
-            git=_captured("git state", _git, settings.root),
+            git=_captured("git state", _git, config, settings, self.role),
             environment=_captured("environment", _environment, settings.env_allowlist),
             data=_captured("data", _data, declared, original_cwd, settings.data_cache) or [],
             run=_run_section(config, settings, role=self.role),
@@ -277,7 +279,7 @@ class SweepSession(Session):
         captured = self.redactor.config(capture_config(config))
         record = new_record(
             config=captured,
-            git=_captured("git state", _git, settings.root),
+            git=_captured("git state", _git, config, settings, self.role),
             environment={},
             data=[],
             run=_run_section(config, settings, role=self.role),

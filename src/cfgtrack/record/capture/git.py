@@ -12,15 +12,18 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_FILE_BYTES = 1024 * 1024  # per file in the patch; bigger ones are listed in skipped
 MAX_PATCH_BYTES = 10 * 1024 * 1024
 _BINARY_SNIFF_BYTES = 8000  # git's own heuristic: a NUL byte in the first 8000 bytes
+if TYPE_CHECKING:
+    from cfgtrack.record.capture.own_files import OwnFiles
+
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)(?::[^@/]*)?@)?(?P<rest>[^/:@]+:(?!//).*)$", re.S)
 _SSH_SCHEMES = {"ssh", "git+ssh", "ssh+git"}
 # Global options: never take optional locks (status would otherwise refresh the index file).
@@ -80,11 +83,14 @@ def empty_git_record() -> dict[str, Any]:
     }
 
 
-def capture_git(path: Path, *, git_executable: str | None = None) -> dict[str, Any]:
+def capture_git(
+    path: Path, *, git_executable: str | None = None, own: OwnFiles | None = None
+) -> dict[str, Any]:
     """The state of the repository containing ``path``; never raises.
 
     ``git_executable`` overrides the git binary (default: ``$GIT_PYTHON_GIT_EXECUTABLE``, else
-    ``git`` on PATH).
+    ``git`` on PATH). Files ``own`` covers (cfgtrack's store, spool, Hydra's outputs) are left
+    out of the dirty check and the patch, whatever the repository ignores.
     """
     record = empty_git_record()
     executable = shutil.which(
@@ -95,7 +101,7 @@ def capture_git(path: Path, *, git_executable: str | None = None) -> dict[str, A
         return record
     record["available"] = True
     try:
-        _capture_repository(Path(path), executable, record)
+        _capture_repository(Path(path), executable, record, own)
     except Exception as exc:  # tracking must never break the run it records
         record["reason"] = f"git capture failed: {_describe(exc)}"
     return record
@@ -123,7 +129,9 @@ def _gitpython() -> Any:
     return git
 
 
-def _capture_repository(path: Path, executable: str, record: dict[str, Any]) -> None:
+def _capture_repository(
+    path: Path, executable: str, record: dict[str, Any], own: OwnFiles | None
+) -> None:
     gitpython = _gitpython()
     start = path if path.is_dir() else path.parent
     try:
@@ -147,6 +155,8 @@ def _capture_repository(path: Path, executable: str, record: dict[str, Any]) -> 
             )
 
         status = _parse_status(run("status", "--porcelain=v2", "--branch", "-z", "-uall"))
+        if own is not None:
+            status.leave_out(own.covers)
         record.update(
             commit=status.commit,
             branch=status.branch,
@@ -163,7 +173,8 @@ def _capture_repository(path: Path, executable: str, record: dict[str, Any]) -> 
         record.update(_last_commit(run("log", "-1", "--no-show-signature", _LOG_FORMAT)))
         if record["dirty"]:
             diff = run("diff", "HEAD", "--numstat", "--patch", "-z", *_DIFF_OPTIONS)
-            _fill_patch(record, root, _split_diff(diff), sorted(status.untracked))
+            tracked = [s for s in _split_diff(diff) if own is None or not own.covers(s.path)]
+            _fill_patch(record, root, tracked, sorted(status.untracked))
 
 
 def _remote(repo: Any) -> dict[str, str] | None:
@@ -199,6 +210,11 @@ class _Status:
     modified: set[str] = field(default_factory=set)
     added: set[str] = field(default_factory=set)
     untracked: set[str] = field(default_factory=set)
+
+    def leave_out(self, covered: Callable[[str], bool]) -> None:
+        """Forget the entries ``covered`` says are not the user's changes."""
+        for names in (self.modified, self.added, self.untracked):
+            names.difference_update({name for name in names if covered(name)})
 
 
 def _parse_status(raw: bytes) -> _Status:
