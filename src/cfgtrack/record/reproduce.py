@@ -9,6 +9,7 @@ its config hash with the recorded one. Both runs are linked by the tag ``cfgtrac
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -24,6 +25,7 @@ from typing import Any
 
 from cfgtrack.compare.run_diff import EnvironmentDiff, Item, data_changes, environment_changes
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.tracking.runstore import patch_sha256
 
 REPRODUCES_TAG = "cfgtrack.reproduces"
 MATCHES_TAG = "cfgtrack.reproduce.hash_matches"
@@ -57,6 +59,10 @@ class Plan:
     environment: EnvironmentDiff
     recorded_data: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def patch_sha256(self) -> str | None:
+        return hashlib.sha256(self.patch.encode("utf-8")).hexdigest() if self.patch else None
+
     def command(self, python: str | None = None) -> list[str]:
         """The command line, run from ``cwd``, with this (or the given) interpreter."""
         return [python or sys.executable, self.script, *self.arguments]
@@ -82,7 +88,7 @@ class Plan:
 
 def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
     """Read run ``run_id`` and check it can be reproduced in ``repo``; one clear error if not."""
-    from cfgtrack.tracking.runstore import load_record
+    from cfgtrack.tracking.runstore import load_patch, load_record
 
     record = load_record(tracking_uri, run_id)
     run, config, git = record.get("run") or {}, record.get("config") or {}, record.get("git") or {}
@@ -113,7 +119,7 @@ def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
         status=run.get("status"),
         repo=repo,
         commit=commit,
-        patch=git.get("patch") or "",
+        patch=load_patch(tracking_uri, run_id, git),
         patched_files=sorted({*git.get("modified", []), *git.get("untracked", [])}),
         missing_from_patch=sorted({*git.get("binary_files", []), *git.get("skipped", [])}),
         cwd=cwd,
@@ -266,7 +272,7 @@ def execute(plan: Plan, *, keep: bool = False, output: Any = None) -> Outcome:
         returncode=completed.returncode,
         new_run_id=run_id,
         new_hash=(record.get("config") or {}).get("hash"),
-        same_patch=((record.get("git") or {}).get("patch") or "") == plan.patch,
+        same_patch=patch_sha256(record.get("git")) == plan.patch_sha256,
         data=[
             entry for entry in data_changes(plan.recorded_data, record.get("data")) if entry.differs
         ],

@@ -145,6 +145,7 @@ class Session:
         self.delivery: Delivery | None = None
         self.finished = False
         self.redactor = Redactor()
+        self.patch = ""
 
     def _settings(self, config: DictConfig) -> Settings:
         settings = project_settings(config)
@@ -236,12 +237,13 @@ class JobSession(Session):
             config_hash=config_hash(captured["resolved"], captured["unresolved"]),
         )
         self.record = self.redactor.rest_of_record(record)
+        self.patch = files.detach_patch(self.record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
         self._write_and_log(settings, config)
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
-        views = files.views(self.record)
+        views = files.views(self.record, self.patch)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:
@@ -286,9 +288,10 @@ class SweepSession(Session):
             config_hash=config_hash(captured["resolved"], captured["unresolved"]),
         )
         self.record = self.redactor.rest_of_record(record)
+        self.patch = files.detach_patch(self.record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
-        views = files.views(self.record)
+        views = files.views(self.record, self.patch)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:

@@ -243,3 +243,42 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     if isinstance(record, dict) and (record.get("run") or {}).get("status") != "RUNNING":
         _RECORDS[(tracking_uri, run_id)] = record
     return record
+
+
+PATCH_ARTIFACT = "cfgtrack/git.patch"
+
+
+def patch_sha256(git: Any) -> str | None:
+    """The sha256 of a record's patch: the reference's, or (records that embed it) the text's."""
+    patch = git.get("patch") if isinstance(git, dict) else None
+    if isinstance(patch, dict):
+        return patch.get("sha256")
+    if isinstance(patch, str) and patch:
+        import hashlib
+
+        return hashlib.sha256(patch.encode("utf-8")).hexdigest()
+    return None
+
+
+def load_patch(tracking_uri: str, run_id: str, git: Any) -> str:
+    """The text of a run's recorded patch, read from its ``git.patch`` artifact and checked
+    against the record's sha256 ("" for a clean run); one clear error when it cannot be."""
+    patch = git.get("patch") if isinstance(git, dict) else None
+    if not isinstance(patch, dict):
+        return patch if isinstance(patch, str) else ""
+    import hashlib
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = reading(tracking_uri).download_artifacts(run_id, PATCH_ARTIFACT)
+        data = Path(local).read_bytes()
+    except (MlflowException, OSError):
+        raise CfgtrackError(
+            f"run {run_id!r}: its record names {PATCH_ARTIFACT}, not found"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != patch.get("sha256"):
+        raise CfgtrackError(
+            f"run {run_id!r}: {PATCH_ARTIFACT} does not match the sha256 in its record"
+        )
+    return data.decode("utf-8", errors="replace")
