@@ -44,6 +44,22 @@ DEFAULT_ENV_ALLOWLIST = (
     "CONDA_DEFAULT_ENV",
 )
 
+# Environment variables whose value is this machine's, not the experiment's (shell patterns):
+# a config value read from one of them is compared and hashed as its ``${oc.env:...}`` text.
+DEFAULT_MACHINE_ENV = (
+    "PROJECT_ROOT",
+    "HOME",
+    "USER",
+    "USERNAME",
+    "LOGNAME",
+    "HOSTNAME",
+    "TMPDIR",
+    "PWD",
+    "*_DIR",
+    "*_ROOT",
+    "*PATH",
+)
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -84,6 +100,7 @@ class Settings:
     staging_env: str = "staging"
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
+    machine_env: tuple[str, ...] = DEFAULT_MACHINE_ENV
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -156,7 +173,7 @@ _STRING_KEYS = {
     "staging_env",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
-_LIST_KEYS = {"env_allowlist", "redact_keys"}
+_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS

@@ -80,6 +80,7 @@ def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[st
         f"({plan.experiment or '-'}, {when}, {plan.status or '-'})",
         "",
         f"expected config hash: {plan.config_hash}",
+        *_ignored_lines(plan),
         "",
     ]
     patch_file = str(patch_out.resolve()) if patch_out else None
@@ -93,6 +94,15 @@ def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[st
     lines += ["", f"{'#### ' if markdown else ''}This environment against the recorded one", ""]
     lines += environment_lines(plan, markdown=markdown)
     return lines
+
+
+def _ignored_lines(plan: Plan) -> list[str]:
+    if not plan.ignored:
+        return []
+    return [
+        f"ignored: {len(plan.ignored)} values that differ per run or machine are compared as "
+        f"their interpolation text: {', '.join(plan.ignored)}"
+    ]
 
 
 def environment_lines(plan: Plan, *, markdown: bool) -> list[str]:
@@ -147,6 +157,7 @@ def verdict_lines(plan: Plan, outcome: Outcome) -> list[str]:
             f"run:{outcome.new_run_id}"
         ]
     lines.append(f"linked: tag cfgtrack.reproduces={plan.run_id} on run {outcome.new_run_id}")
+    lines += _ignored_lines(plan)
     if outcome.returncode != 0:
         lines.append(f"the command exited with {outcome.returncode}")
     if outcome.same_patch is False:

@@ -58,6 +58,7 @@ class Plan:
     config_hash: str
     environment: EnvironmentDiff
     recorded_data: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # run- and machine-specific, not hashed
 
     @property
     def patch_sha256(self) -> str | None:
@@ -82,6 +83,7 @@ class Plan:
             "cwd": self.cwd,
             "command": self.command(),
             "config_hash": self.config_hash,
+            "ignored_in_hash": self.ignored,
             "environment": self.environment.to_dict(),
         }
 
@@ -128,7 +130,20 @@ def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
         config_hash=config.get("hash") or "",
         environment=environment_changes(record.get("environment"), capture_environment(())),
         recorded_data=list(record.get("data") or []),
+        ignored=_ignored(config),
     )
+
+
+def _ignored(config: Mapping[str, Any]) -> list[str]:
+    """The keys the config hash took as text: recorded, else found again from the
+    unresolved config (records written before the list was)."""
+    from cfgtrack.config.run_specific import run_specific_keys
+
+    recorded = config.get("run_specific")
+    if isinstance(recorded, list):
+        return [str(key) for key in recorded]
+    unresolved = config.get("unresolved")
+    return run_specific_keys(unresolved) if isinstance(unresolved, dict) else []
 
 
 def _check_commit(repo: Path, commit: str, run_id: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cfgtrack.config.run_specific import run_specific_keys
 from cfgtrack.record.capture.config import capture_config, config_hash
 from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_record import finish_record, new_record
@@ -132,6 +133,15 @@ def _error_of(exc: BaseException | None) -> dict[str, Any] | None:
     }
 
 
+def _config_stem(name: str | None) -> str | None:
+    """``train`` for ``config_name="train.yaml"`` as for ``"train"``: one experiment either way."""
+    if not name:
+        return None
+    for suffix in (".yaml", ".yml"):
+        name = name.removesuffix(suffix)
+    return name or None
+
+
 class Session:
     """Shared machinery of job and sweep sessions."""
 
@@ -170,7 +180,7 @@ class Session:
         experiment = (
             self.options.experiment
             or settings.experiment
-            or OmegaConf.select(config, "hydra.job.config_name", default=None)
+            or _config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
             or "Default"
         )
         plan = RunPlan(run_name(record), tags, params, extra_tags, record["data"], views)
@@ -228,13 +238,16 @@ class JobSession(Session):
         declared = declared_data(self.options, raw["resolved"])
         self.redactor = Redactor(settings.redact_keys)
         captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
+        captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
             git=_captured("git state", _git, config, settings, self.role),
             environment=_captured("environment", _environment, settings.env_allowlist),
             data=_captured("data", _data, declared, original_cwd, settings.data_cache) or [],
             run=_run_section(config, settings, role=self.role),
-            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+            config_hash=config_hash(
+                captured["resolved"], captured["unresolved"], settings.machine_env
+            ),
         )
         self.record = self.redactor.rest_of_record(record)
         self.patch = files.detach_patch(self.record)
@@ -279,13 +292,16 @@ class SweepSession(Session):
         settings = self._settings(config)
         self.redactor = Redactor(settings.redact_keys)
         captured = self.redactor.config(capture_config(config))
+        captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
             git=_captured("git state", _git, config, settings, self.role),
             environment={},
             data=[],
             run=_run_section(config, settings, role=self.role),
-            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+            config_hash=config_hash(
+                captured["resolved"], captured["unresolved"], settings.machine_env
+            ),
         )
         self.record = self.redactor.rest_of_record(record)
         self.patch = files.detach_patch(self.record)

@@ -5,36 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from cfgtrack.config.flatten import top_level
 from cfgtrack.config.resolve import resolve_config
-
-# Resolvers whose value differs from run to run by design (output folder, start time).
-RUN_SPECIFIC = ("${hydra:", "${now:")
+from cfgtrack.config.run_specific import DEFAULT_MACHINE_ENV, hashed_view
 
 
-def hashed_view(resolved: Any, unresolved: Any) -> Any:
-    """The resolved config with run-specific leaves (``${hydra:...}``, ``${now:...}``) kept as
-    their text, so two runs of the same config hash alike although their output dirs differ."""
-    if isinstance(unresolved, str) and any(marker in unresolved for marker in RUN_SPECIFIC):
-        return unresolved
-    if isinstance(resolved, dict) and isinstance(unresolved, dict):
-        return {key: hashed_view(value, unresolved.get(key)) for key, value in resolved.items()}
-    if (
-        isinstance(resolved, list)
-        and isinstance(unresolved, list)
-        and len(resolved) == len(unresolved)
-    ):
-        return [hashed_view(value, text) for value, text in zip(resolved, unresolved, strict=True)]
-    return resolved
-
-
-def config_hash(resolved: Any, unresolved: Any = None) -> str:
-    """sha256 of the canonical JSON (sorted keys) of a config's hashed view, ``sha256:<hex>``."""
-    view = hashed_view(resolved, unresolved) if unresolved is not None else resolved
+def config_hash(
+    resolved: Any, unresolved: Any = None, machine_env: Sequence[str] = DEFAULT_MACHINE_ENV
+) -> str:
+    """sha256 of the canonical JSON (sorted keys) of a config's hashed view (run- and
+    machine-specific leaves as their text, see ``cfgtrack.config.run_specific``),
+    ``sha256:<hex>``."""
+    view = hashed_view(resolved, unresolved, machine_env)
     try:
         canonical = json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
     except TypeError:  # numeric keys beside string keys (``1: x``) cannot be sorted together
