@@ -106,6 +106,6 @@ def test_reproduce_exec_in_another_root_is_reproduced_and_says_what_it_ignored(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "\nreproduced: run " in result.stdout
     assert (
-        "ignored: 6 values that differ per run or machine are compared as their interpolation "
-        "text: callbacks.model_checkpoint.dirpath, paths.data_dir"
+        "ignored: 6 values that differ per run or machine, compared as interpolation text: "
+        "callbacks.model_checkpoint.dirpath, paths.data_dir"
     ) in result.stdout

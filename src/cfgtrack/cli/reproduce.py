@@ -99,9 +99,11 @@ def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[st
 def _ignored_lines(plan: Plan) -> list[str]:
     if not plan.ignored:
         return []
+    count = len(plan.ignored)
+    what = "1 value that differs" if count == 1 else f"{count} values that differ"
     return [
-        f"ignored: {len(plan.ignored)} values that differ per run or machine are compared as "
-        f"their interpolation text: {', '.join(plan.ignored)}"
+        f"ignored: {what} per run or machine, compared as interpolation text: "
+        f"{', '.join(plan.ignored)}"
     ]
 
 
@@ -157,7 +159,6 @@ def verdict_lines(plan: Plan, outcome: Outcome) -> list[str]:
             f"run:{outcome.new_run_id}"
         ]
     lines.append(f"linked: tag cfgtrack.reproduces={plan.run_id} on run {outcome.new_run_id}")
-    lines += _ignored_lines(plan)
     if outcome.returncode != 0:
         lines.append(f"the command exited with {outcome.returncode}")
     if outcome.same_patch is False:

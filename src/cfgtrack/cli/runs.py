@@ -53,11 +53,24 @@ def runs(
             (run.config_hash or "-").removeprefix("sha256:")[:12],
             (run.git_sha or "-")[:10],
             {True: "yes", False: "no"}.get(run.dirty, "-"),
+            run.experiment,
+            (run.parent_run_id or "-")[:12],
             run.name or "",
         ]
         for run in found
     ]
-    headers = ["run id", "start", "status", "env", "config", "git", "dirty", "name"]
+    headers = [
+        "run id",
+        "start",
+        "status",
+        "env",
+        "config",
+        "git",
+        "dirty",
+        "experiment",
+        "sweep",
+        "name",
+    ]
     empty = "no tracked runs match" if where != RunFilter() else "no tracked runs yet"
     _print_table(headers, rows, output, empty=empty)
 
@@ -84,11 +97,12 @@ def _print_table(
         typer.echo(empty)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(*headers, box=None, pad_edge=False)
-    for row in rows:
-        table.add_row(*[str(cell) for cell in row])
+    for row in rows:  # cells are text as is: ``+fail=[null,1]`` is no markup
+        table.add_row(*[escape(str(cell)) for cell in row])
     console = Console()
     if not console.is_terminal:
         console = Console(width=1000)  # piped: never cut ids or names
@@ -108,7 +122,7 @@ def _summary(record: dict[str, Any]) -> list[tuple[str, str]]:
         ("config hash", config["hash"]),
     ]
     if git.get("repository"):
-        state = "dirty" if git.get("dirty") else "clean"
+        state = {True: "dirty", False: "clean"}.get(git.get("dirty"), "dirty: unknown")
         lines.append(("git", f"{git.get('commit')} on {git.get('branch') or 'detached'} ({state})"))
     else:
         lines.append(("git", git.get("reason") or "not recorded"))

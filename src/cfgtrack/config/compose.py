@@ -48,7 +48,7 @@ from cfgtrack.config.hydra_sources import (
     setup_hydra,
 )
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
-from cfgtrack.config.run_specific import restore_texts, texts_of
+from cfgtrack.config.run_specific import restore_texts, run_specific_texts
 from cfgtrack.config.yaml_files import FolderFiles
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import DEFAULT_MACHINE_ENV
@@ -123,7 +123,7 @@ def _compose(
                 tree, choices = _with_files(files, label, name, overrides, fast=True)
             except NotModelled:
                 tree, choices = _with_files(files, label, name, overrides, fast=False)
-            texts = texts_of(tree, machine_env)
+            texts = run_specific_texts(tree, machine_env)
             tree, unresolved = resolve_tree(tree)
             restore_texts(tree, texts)
         except CfgtrackError:

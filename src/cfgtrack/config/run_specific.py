@@ -21,6 +21,7 @@ from cfgtrack.settings import DEFAULT_MACHINE_ENV
 _RUN_RESOLVER = re.compile(r"\$\{(?:hydra|now):")
 _ENV = re.compile(r"\$\{oc\.env:\s*([^,}\s]+)")
 _REFERENCE = re.compile(r"\$\{(\.*[\w\-]+(?:\.[\w\-]+)*)\}")
+_LONE = re.compile(r"\$\{\.*[\w\-]+(?:\.[\w\-]+)*\}")
 KeyPath = tuple[str, ...]
 
 
@@ -52,26 +53,40 @@ def _direct(text: str, machine_env: Sequence[str]) -> bool:
     return any(fnmatchcase(name, pattern) for name in _ENV.findall(text) for pattern in machine_env)
 
 
-def run_specific_paths(
+def run_specific_texts(
     unresolved: Any, machine_env: Sequence[str] = DEFAULT_MACHINE_ENV
-) -> set[KeyPath]:
-    """Paths of the leaves of an unresolved config that differ per run or per machine."""
+) -> dict[KeyPath, str]:
+    """Path -> text of each leaf of an unresolved config that differs per run or per machine.
+
+    A lone reference to a mapping (``copy: ${paths}``) is not itself such a leaf: the leaves it
+    copies are (``copy.out`` with the text of ``paths.out``), the others compare resolved.
+    """
     leaves = dict(_leaves(unresolved))
     references = {
         path: [_target(ref, path) for ref in _REFERENCE.findall(text)]
         for path, text in leaves.items()
     }
-    found = {path for path, text in leaves.items() if _direct(text, machine_env)}
-    prefixes = {path[:depth] for path in found for depth in range(1, len(path) + 1)}
+    found = {path: text for path, text in leaves.items() if _direct(text, machine_env)}
     changed = True
     while changed:
         changed = False
+        prefixes = {path[:depth] for path in found for depth in range(1, len(path))}
         for path, targets in references.items():
             if path in found:
                 continue
-            if any(target in prefixes or target[:1] == ("hydra",) for target in targets):
-                found.add(path)
-                prefixes.update(path[:depth] for depth in range(1, len(path) + 1))
+            lone = _LONE.fullmatch(leaves[path].strip())
+            if lone and targets[0] in prefixes and targets[0] not in found:
+                copied = {
+                    (*path, *inner[len(targets[0]) :]): text
+                    for inner, text in found.items()
+                    if inner[: len(targets[0])] == targets[0]
+                }
+                if not copied.keys() <= found.keys():
+                    found.update(copied)
+                    changed = True
+                continue
+            if any(t in found or t in prefixes or t[:1] == ("hydra",) for t in targets):
+                found[path] = leaves[path]
                 changed = True
     return found
 
@@ -79,29 +94,19 @@ def run_specific_paths(
 def run_specific_keys(
     unresolved: Any, machine_env: Sequence[str] = DEFAULT_MACHINE_ENV
 ) -> list[str]:
-    """``run_specific_paths`` as sorted dotted keys."""
-    return sorted(SEPARATOR.join(path) for path in run_specific_paths(unresolved, machine_env))
+    """The dotted keys of ``run_specific_texts``, sorted."""
+    return sorted(SEPARATOR.join(path) for path in run_specific_texts(unresolved, machine_env))
 
 
-def keep_text(resolved: Any, unresolved: Any, paths: set[KeyPath], path: KeyPath = ()) -> Any:
-    """``resolved`` with the leaves at ``paths`` replaced by their text in ``unresolved``."""
-    if path in paths and isinstance(unresolved, str):
-        return unresolved
-    if isinstance(resolved, dict) and isinstance(unresolved, dict):
-        return {
-            key: keep_text(value, unresolved.get(key), paths, (*path, str(key)))
-            for key, value in resolved.items()
-        }
-    if (
-        isinstance(resolved, list)
-        and isinstance(unresolved, list)
-        and len(resolved) == len(unresolved)
-    ):
+def keep_text(resolved: Any, texts: dict[KeyPath, str], path: KeyPath = ()) -> Any:
+    """``resolved`` with the leaves at the paths of ``texts`` replaced by those texts."""
+    if isinstance(resolved, dict):
+        return {key: keep_text(value, texts, (*path, str(key))) for key, value in resolved.items()}
+    if isinstance(resolved, list):
         return [
-            keep_text(value, text, paths, (*path, str(index)))
-            for index, (value, text) in enumerate(zip(resolved, unresolved, strict=True))
+            keep_text(value, texts, (*path, str(index))) for index, value in enumerate(resolved)
         ]
-    return resolved
+    return texts.get(path, resolved)
 
 
 def hashed_view(
@@ -110,24 +115,20 @@ def hashed_view(
     """The resolved config with its run- and machine-specific leaves kept as their text."""
     if unresolved is None:
         return resolved
-    return keep_text(resolved, unresolved, run_specific_paths(unresolved, machine_env))
-
-
-def texts_of(
-    unresolved: Any, machine_env: Sequence[str] = DEFAULT_MACHINE_ENV
-) -> dict[KeyPath, str]:
-    """The text of each run- or machine-specific leaf, taken before a tree is resolved."""
-    found = run_specific_paths(unresolved, machine_env)
-    return {path: text for path, text in _leaves(unresolved) if path in found}
+    texts = run_specific_texts(unresolved, machine_env)
+    return keep_text(resolved, texts) if texts else resolved
 
 
 def restore_texts(tree: Any, texts: dict[KeyPath, str]) -> None:
-    """Put the ``texts_of`` a tree back in place of its resolved values, in place."""
+    """Put ``run_specific_texts`` back in place of a resolved tree's values, in place."""
     for path, text in texts.items():
         node = tree
-        for segment in path[:-1]:
-            node = node[int(segment)] if isinstance(node, list) else node[segment]
-        if isinstance(node, list):
-            node[int(path[-1])] = text
-        else:
-            node[path[-1]] = text
+        try:
+            for segment in path[:-1]:
+                node = node[int(segment)] if isinstance(node, list) else node[segment]
+            if isinstance(node, list):
+                node[int(path[-1])] = text
+            elif isinstance(node, dict) and not isinstance(node.get(path[-1]), (dict, list)):
+                node[path[-1]] = text
+        except (KeyError, IndexError, ValueError, TypeError):  # a shape the resolution changed
+            continue

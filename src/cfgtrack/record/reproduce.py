@@ -90,8 +90,9 @@ class Plan:
 
 def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
     """Read run ``run_id`` and check it can be reproduced in ``repo``; one clear error if not."""
-    from cfgtrack.tracking.runstore import load_patch, load_record
+    from cfgtrack.tracking.runstore import load_patch, load_record, resolve_run_id
 
+    run_id = resolve_run_id(tracking_uri, run_id)
     record = load_record(tracking_uri, run_id)
     run, config, git = record.get("run") or {}, record.get("config") or {}, record.get("git") or {}
     if run.get("role") == "sweep":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cfgtrack.render import (
     ABSENT_TEXT,
     NO_AGE,
+    differing_pair,
     format_value,
     group_by_section,
     summary_line,
@@ -68,12 +69,12 @@ def console() -> Console:
     return out
 
 
-def _side(side: Side) -> Text:
+def _side(side: Side, shown: str | None = None) -> Text:
     from rich.text import Text
 
     if not side.present:
         return Text(ABSENT_TEXT, style="dim")
-    text = Text(format_value(side.value, width=VALUE_WIDTH))
+    text = Text(shown if shown is not None else format_value(side.value, width=VALUE_WIDTH))
     if side.unresolved:
         text.append(" (unresolved)", style="dim italic")
     return text
@@ -92,11 +93,16 @@ def _status(change: Change) -> Text:
 def _row(change: Change) -> list[str | Text]:
     from rich.text import Text
 
+    shown: tuple[str | None, str | None] = (None, None)
+    if change.left.present and change.right.present:
+        shown = differing_pair(
+            format_value(change.left.value), format_value(change.right.value), VALUE_WIDTH
+        )
     return [
         Text("  " + change.key),
-        _side(change.left),
+        _side(change.left, shown[0]),
         change.left.age or NO_AGE,
-        _side(change.right),
+        _side(change.right, shown[1]),
         change.right.age or NO_AGE,
         Text(change.kind.replace("_", " "), style=KIND_STYLES.get(change.kind, "")),
         _status(change),

@@ -211,6 +211,45 @@ def list_runs(
 _RECORDS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
+_FULL_RUN_ID = re.compile(r"[0-9a-f]{32}")
+SHOWN_CANDIDATES = 10
+
+
+def resolve_run_id(tracking_uri: str, text: str) -> str:
+    """The run id ``text`` starts (as ``cfgtrack runs`` prints a short one); one clear error
+    naming the candidates when several runs start with it, or none does."""
+    if _FULL_RUN_ID.fullmatch(text) or not re.fullmatch(r"[0-9a-fA-F]{1,31}", text):
+        return text
+    from mlflow.entities import ViewType
+
+    client = reading(tracking_uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    prefix = text.lower()
+    found = (
+        sorted(
+            run.info.run_id
+            for run in client.search_runs(
+                ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=50000
+            )
+            if run.info.run_id.startswith(prefix)
+        )
+        if ids
+        else []
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CfgtrackError(
+            f"run {text!r} not found in {tracking_uri}; list runs with `cfgtrack runs`"
+        )
+    shown = ", ".join(found[:SHOWN_CANDIDATES])
+    more = f" and {len(found) - SHOWN_CANDIDATES} more" if len(found) > SHOWN_CANDIDATES else ""
+    raise CfgtrackError(
+        f"run id prefix {text!r} is ambiguous: {len(found)} runs start with it ({shown}{more}); "
+        "give more of the id"
+    )
+
+
 def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     """The ``record.json`` cfgtrack stored on a run; one clear error when there is none.
 
@@ -222,6 +261,7 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     from mlflow.exceptions import MlflowException
 
     client = reading(tracking_uri)
+    run_id = resolve_run_id(tracking_uri, run_id)
     try:
         client.get_run(run_id)
     except MlflowException:

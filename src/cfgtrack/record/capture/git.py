@@ -72,7 +72,7 @@ def empty_git_record() -> dict[str, Any]:
         "commit_time": None,
         "author": None,
         "subject": None,
-        "dirty": False,
+        "dirty": None,  # unknown until git status answered
         "modified": [],
         "untracked": [],
         "binary_files": [],

@@ -1,6 +1,7 @@
 """The files cfgtrack and Hydra write into the project: never part of a run's git state.
 
-The embedded store (``mlflow.db`` and its journals), its artifact folder, the spool, the
+The embedded store (``mlflow.db`` and its journals), its artifact folders (``mlartifacts/``, and
+``mlruns/`` for experiments MLflow itself created in that store), the spool, the
 fingerprint cache, and the output root Hydra writes runs and sweeps to (``outputs/``,
 ``multirun/`` or whatever ``hydra.run.dir`` / ``hydra.sweep.dir`` resolve to). Each is added to
 ``.git/info/exclude`` the first time a run sees it (the project's ``.gitignore`` is never
@@ -59,7 +60,8 @@ def _store_files(settings: Settings) -> tuple[list[Path], list[Path]]:
         return [], folders
     database = Path(uri[len(SQLITE_PREFIX) :])
     files = [database, *(database.with_name(database.name + s) for s in SQLITE_COMPANIONS)]
-    return files, [*folders, database.parent / "mlartifacts"]
+    # cfgtrack's experiments keep artifacts in mlartifacts/; ones MLflow created itself in ./mlruns
+    return files, [*folders, database.parent / "mlartifacts", database.parent / "mlruns"]
 
 
 def _output_folders(root: Path, config: DictConfig, role: str) -> list[PurePosixPath]:

@@ -57,18 +57,27 @@ def views(record: dict[str, Any], patch: str = "") -> dict[str, str]:
     files = {
         "config.yaml": _yaml(config["resolved"]),
         "config.unresolved.yaml": _yaml(config["unresolved"]),
-        "overrides.yaml": _yaml(
-            {
-                "task": config["overrides"],
-                "choices": config["choices"],
-                "command": config["command"],
-            }
-        ),
+        "overrides.yaml": _yaml(_overrides(record)),
         "environment.json": to_json(record["environment"]),
     }
     if patch:
         files[PATCH] = patch
     return files | final_views(record)
+
+
+def _overrides(record: dict[str, Any]) -> dict[str, Any]:
+    """Task overrides, group choices, the command; for a sweep also the sweep its config
+    defines (``hydra.sweeper.params``), which the command line does not show."""
+    config = record["config"]
+    overrides = {
+        "task": config["overrides"],
+        "choices": config["choices"],
+        "command": config["command"],
+    }
+    sweeper = (config.get("hydra") or {}).get("sweeper") or {}
+    if record["run"].get("role") == "sweep" and sweeper.get("params"):
+        overrides["sweeper_params"] = sweeper["params"]
+    return overrides
 
 
 def final_views(record: dict[str, Any]) -> dict[str, str]:
