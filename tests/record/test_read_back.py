@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from conftest import Project
+from gitutil import commit
 
 
 def _record(project: Project, run_id: str) -> dict:
@@ -45,24 +46,27 @@ def test_a_missing_dataset_warns_once_and_is_recorded_missing(project: Project):
 
 
 def test_a_sweep_parent_records_the_sweep_of_its_config_and_a_shared_env_only(project: Project):
-    swept = project.run("--multirun", "hydra.sweeper.params.env='staging,prod'")
+    shared = project.run("--multirun", "model=small,large")
+    assert shared.returncode == 0, shared.stderr
+    [first] = [r for r in project.runs() if r.data.tags.get("cfgtrack.sweep") == "true"]
+    assert first.data.tags["cfgtrack.env"] == "staging"  # every job ran in staging
+
+    config = (project.root / "conf/config.yaml").read_text()
+    sweep = "hydra:\n  sweeper:\n    params:\n      env: staging,prod\n"
+    commit(project.root, "sweep both envs", {"conf/config.yaml": config + sweep})
+    swept = project.run("--multirun")
     assert swept.returncode == 0, swept.stderr
     runs = project.runs()
-    [parent] = [r for r in runs if r.data.tags.get("cfgtrack.sweep") == "true"]
+    [parent] = [
+        r
+        for r in runs
+        if r.data.tags.get("cfgtrack.sweep") == "true" and r.info.run_id != first.info.run_id
+    ]
     assert "cfgtrack.env" not in parent.data.tags  # its jobs ran in two envs
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert sorted(c.data.tags["cfgtrack.env"] for c in children) == ["prod", "staging"]
     local = project.client().download_artifacts(parent.info.run_id, "cfgtrack/overrides.yaml")
     assert "sweeper_params:\n  env: staging,prod\n" in Path(local).read_text()
-
-    shared = project.run("--multirun", "model=small,large")
-    assert shared.returncode == 0, shared.stderr
-    [second] = [
-        r
-        for r in project.runs()
-        if r.data.tags.get("cfgtrack.sweep") == "true" and r.info.run_id != parent.info.run_id
-    ]
-    assert second.data.tags["cfgtrack.env"] == "staging"
 
 
 def test_run_id_prefixes_work_everywhere_and_an_ambiguous_one_lists_candidates(
@@ -106,5 +110,5 @@ def test_the_diff_table_shows_where_two_long_values_differ(project: Project):
     (project.root / "b.yaml").write_text(f"ckpt: {shared}/run-2026-12-02/best.ckpt\n")
     result = project.cli("diff", "a.yaml", "b.yaml")
     assert result.returncode == 1, result.stdout + result.stderr
-    [row] = [line for line in result.stdout.splitlines() if "ckpt" in line.split()[:1]]
+    [row] = [line for line in result.stdout.splitlines() if "changed" in line]
     assert "run-2026-12-01" in row and "run-2026-12-02" in row, result.stdout

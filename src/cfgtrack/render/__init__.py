@@ -54,9 +54,8 @@ def differing_pair(left: str, right: str, width: int) -> tuple[str, str]:
         min(len(left), len(right)),
     )
     context = min(12, width // 4)
-    start = max(common - context, 0)
-    if common < width - 1:
-        start = 0
+    longest = max(len(left), len(right))
+    start = 0 if common < width - 1 else max(min(common - context, longest - width + 1), 0)
 
     def cut(text: str) -> str:
         head = "…" if start else ""
