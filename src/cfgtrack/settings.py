@@ -6,6 +6,8 @@ once and the CLI, the decorator and CI all agree.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import math
 import os
 import re
@@ -43,6 +45,22 @@ DEFAULT_ENV_ALLOWLIST = (
     "HYDRA_FULL_ERROR",
     "VIRTUAL_ENV",
     "CONDA_DEFAULT_ENV",
+)
+
+# Environment variables whose value is this machine's, not the experiment's (shell patterns):
+# a config value read from one of them is compared and hashed as its ``${oc.env:...}`` text.
+DEFAULT_MACHINE_ENV = (
+    "PROJECT_ROOT",
+    "HOME",
+    "USER",
+    "USERNAME",
+    "LOGNAME",
+    "HOSTNAME",
+    "TMPDIR",
+    "PWD",
+    "*_DIR",
+    "*_ROOT",
+    "*PATH",
 )
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
@@ -85,6 +103,7 @@ class Settings:
     staging_env: str = "staging"
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
+    machine_env: tuple[str, ...] = DEFAULT_MACHINE_ENV
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -148,7 +167,7 @@ _STRING_KEYS = {
     "staging_env",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
-_LIST_KEYS = {"env_allowlist", "redact_keys"}
+_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
@@ -168,11 +187,23 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
     return table
 
 
+def _table(pyproject: Path, problems: list[str] | None) -> dict[str, Any]:
+    if problems is None:
+        return _read_table(pyproject)
+    try:
+        return _read_table(pyproject)
+    except (CfgtrackError, OSError, RecursionError) as exc:
+        problems.append(str(exc))
+        return {}
+
+
 def _check(pyproject: Path | str, key: str, value: Any) -> Any:
     where = f"{pyproject}: [tool.cfgtrack] {key}"
     if key not in _KNOWN:
         known = ", ".join(sorted(_KNOWN))
-        raise CfgtrackError(f"{where}: unknown setting; known settings are {known}")
+        close = difflib.get_close_matches(key, sorted(_KNOWN), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise CfgtrackError(f"{where}: unknown setting; {hint}known settings are {known}")
     if key in _STRING_KEYS | _PATH_KEYS and not isinstance(value, str):
         raise CfgtrackError(f"{where}: must be a string, got {value!r}")
     if key in _BOOL_KEYS and not isinstance(value, bool):
@@ -210,7 +241,7 @@ def _seconds(where: str, value: Any, positive: bool) -> float:
     return seconds
 
 
-def _from_environment() -> dict[str, Any]:
+def _from_environment(problems: list[str] | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key in _KNOWN:
         raw = os.environ.get(f"CFGTRACK_{key.upper()}")
@@ -221,16 +252,41 @@ def _from_environment() -> dict[str, Any]:
         elif key in _LIST_KEYS:
             values[key] = [item.strip() for item in raw.split(",") if item.strip()]
         else:
-            values[key] = _check(f"CFGTRACK_{key.upper()}", key, raw)
+            checked = _checked(f"CFGTRACK_{key.upper()}", key, raw, problems)
+            if checked is not _INVALID:
+                values[key] = checked
     return values
 
 
-def load_settings(start: Path | str | None = None, *, root: Path | str | None = None) -> Settings:
+_INVALID: Any = object()
+
+
+def _checked(where: Path | str, key: str, value: Any, problems: list[str] | None) -> Any:
+    """``_check``; with ``problems`` given, a bad setting is noted there and ``_INVALID``."""
+    if problems is None:
+        return _check(where, key, value)
+    try:
+        return _check(where, key, value)
+    except CfgtrackError as exc:
+        problems.append(str(exc))
+        return _INVALID
+
+
+def load_settings(
+    start: Path | str | None = None,
+    *,
+    root: Path | str | None = None,
+    problems: list[str] | None = None,
+) -> Settings:
     """Settings for the project containing ``start`` (default: the working directory).
 
     The project root is the git root, else ``root`` when given, else ``start`` itself. The nearest
     pyproject.toml between ``start`` and the root supplies ``[tool.cfgtrack]``; relative paths in
     it are relative to that file's folder. ``CFGTRACK_<KEY>`` environment variables win.
+
+    A bad setting (unknown key, wrong value, unreadable file) raises ``CfgtrackError``, unless
+    ``problems`` is given: then each message is appended to it and that setting keeps its
+    default, so recording a run never stops on a setting (see ``run_settings``).
     """
     here = Path(start or os.getcwd()).resolve()
     project_root = find_root(here) or (Path(root).resolve() if root else here)
@@ -238,9 +294,11 @@ def load_settings(start: Path | str | None = None, *, root: Path | str | None = 
     base = pyproject.parent if pyproject else project_root
     values: dict[str, Any] = {}
     if pyproject:
-        for key, value in _read_table(pyproject).items():
-            values[key] = _check(pyproject, key, value)
-    values.update(_from_environment())
+        for key, value in _table(pyproject, problems).items():
+            checked = _checked(pyproject, key, value, problems)
+            if checked is not _INVALID:
+                values[key] = checked
+    values.update(_from_environment(problems))
     settings = Settings(root=project_root, config_dir=base / "conf", source=pyproject)
     converted: dict[str, Any] = {}
     for item in fields(Settings):
@@ -253,3 +311,20 @@ def load_settings(start: Path | str | None = None, *, root: Path | str | None = 
             value = tuple(value)
         converted[item.name] = value
     return replace(settings, **converted)
+
+
+_WARNED: set[str] = set()
+
+
+def run_settings(start: Path | str | None = None, *, root: Path | str | None = None) -> Settings:
+    """Settings for recording a run: a bad setting is one warning (once per process, naming
+    the file and the key) and keeps its default; it never switches recording or masking off."""
+    problems: list[str] = []
+    settings = load_settings(start, root=root, problems=problems)
+    for problem in problems:
+        if problem not in _WARNED:
+            _WARNED.add(problem)
+            logging.getLogger("cfgtrack").warning(
+                "cfgtrack: warning: %s; the run is recorded with its default", problem
+            )
+    return settings

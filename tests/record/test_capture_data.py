@@ -157,12 +157,20 @@ def test_a_file_written_moments_ago_is_not_trusted_to_the_cache(tmp_path: Path) 
     assert entry["sha256"] == sha(b"v2")
 
 
-def test_missing_paths_are_reported_not_raised(dataset: Path, tmp_path: Path) -> None:
+def test_missing_paths_are_reported_not_raised(
+    dataset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     entries = fingerprint_paths(
         {"labels": "labels.csv", "train": "train.csv"}, dataset, tmp_path / "cache.json"
     )
 
-    assert entries[0]["name"] == "labels" and entries[0]["error"] == "not found"
+    assert entries[0]["name"] == "labels" and entries[0]["error"] == "missing"
+    assert entries[0]["kind"] == "missing"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning == (
+        f"cfgtrack: warning: dataset labels: {dataset / 'labels.csv'} does not exist; "
+        "recorded as missing"
+    )
     assert entries[0]["path"] == str(dataset / "labels.csv")
     assert entries[0]["sha256"] is None
     assert entries[1]["name"] == "train" and entries[1]["sha256"] == sha(b"x,y\n1,2\n")

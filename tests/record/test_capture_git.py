@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cfgtrack.record.capture.git import MAX_FILE_BYTES, MAX_PATCH_BYTES, capture_git, sanitize_url
+from cfgtrack.record.capture.git import capture_git, sanitize_url
+from cfgtrack.record.capture.patch import MAX_FILE_BYTES, MAX_PATCH_BYTES
 from support.git import AUTHOR, add_history, clone_at, commit, git, init_repo, write
 
 BASE_FILES = {

@@ -152,6 +152,9 @@ def test_sigterm_is_killed_and_the_process_still_dies_of_it(project: Project):
     assert process.wait(timeout=60) == -signal.SIGTERM
     [run] = project.runs()
     assert run.info.status == "KILLED"
+    error = _download_json(project, run.info.run_id, "record.json")["run"]["error"]
+    assert error["type"] == "KilledBySignal"
+    assert error["message"] == "the process was stopped by SIGTERM (15)"
 
 
 @pytest.mark.slow

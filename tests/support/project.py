@@ -139,17 +139,22 @@ class Project:
         return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
 
 
-def make_project(base: Path, tracking_uri: str | None, with_git: bool = True) -> Project:
+def make_project(
+    base: Path, tracking_uri: str | None, with_git: bool = True, ignores: bool = True
+) -> Project:
     """The test app in ``base / "project"``, committed with a remote whose URL holds a token
-    (unless ``with_git`` is false), recording to ``tracking_uri``."""
+    (unless ``with_git`` is false), recording to ``tracking_uri``. ``ignores=False`` commits no
+    ``.gitignore``, as in most real projects, so whatever cfgtrack and Hydra write lands in an
+    unignored work tree."""
     root = base / "project"
+    files = FILES if ignores else {k: v for k, v in FILES.items() if k != ".gitignore"}
     if with_git:
         init_repo(root)
-        commit(root, "initial project", FILES, date="2025-01-02T10:00:00+00:00")
+        commit(root, "initial project", files, date="2025-01-02T10:00:00+00:00")
         git(
             root, "remote", "add", "origin", "https://alice:s3cr3t-t0ken@git.example.com/ml/app.git"
         )
     else:
         root.mkdir(parents=True)
-        write(root, FILES)
+        write(root, files)
     return Project(root, tracking_uri)

@@ -9,7 +9,6 @@ output format lays them out alike.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
     from cfgtrack.compare.diff import DiffResult
@@ -201,14 +201,13 @@ class GitDiff:
 
 
 def _git_side(git: Mapping[str, Any]) -> dict[str, Any]:
-    patch = git.get("patch") or ""
     return {
         "commit": git.get("commit"),
         "branch": git.get("branch"),
         "dirty": bool(git.get("dirty")),
         "modified": list(git.get("modified") or []),
         "untracked": list(git.get("untracked") or []),
-        "patch_sha256": hashlib.sha256(patch.encode()).hexdigest() if patch else None,
+        "patch_sha256": patch_sha256(dict(git)),
         "reason": git.get("reason"),
     }
 

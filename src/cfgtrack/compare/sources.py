@@ -164,7 +164,13 @@ def _load_env(
         raise CfgtrackError(
             f"unknown env {spec.name!r} in {where}/{group}; available: {', '.join(options)}"
         )
-    composed = compose_files(files, config_name, [f"{group}={spec.name}", *overrides], label=where)
+    composed = compose_files(
+        files,
+        config_name,
+        [f"{group}={spec.name}", *overrides],
+        label=where,
+        machine_env=settings.machine_env,
+    )
     return Config(
         spec=spec,
         values=composed.values,
@@ -273,7 +279,7 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
             f"run {spec.name!r} not found: no MLflow store at {store}; set MLFLOW_TRACKING_URI "
             "or tracking_uri in [tool.cfgtrack]"
         )
-    from cfgtrack.config.hash import hashed_view
+    from cfgtrack.config.run_specific import hashed_view
     from cfgtrack.tracking.runstore import load_record
 
     with _quiet("mlflow", "alembic"):
@@ -283,7 +289,7 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
         raise CfgtrackError(f"run {spec.name!r}: its record holds no resolved config")
     # Leaves that resolve only inside a run (output folder, start time) compare as their text,
     # as they do on composed configs.
-    view = hashed_view(config["resolved"], config.get("unresolved"))
+    view = hashed_view(config["resolved"], config.get("unresolved"), settings.machine_env)
     tree = {key: value for key, value in view.items() if key != HYDRA_NODE}
     values = flatten(tree)
     recorded = {

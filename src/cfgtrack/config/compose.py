@@ -48,8 +48,10 @@ from cfgtrack.config.hydra_sources import (
     setup_hydra,
 )
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
+from cfgtrack.config.run_specific import restore_texts, run_specific_texts
 from cfgtrack.config.yaml_files import FolderFiles
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.settings import DEFAULT_MACHINE_ENV
 
 _VERSION_BASE = Version("1.3")
 
@@ -89,17 +91,26 @@ def compose_files(
     overrides: Sequence[str] = (),
     *,
     label: str = "<config files>",
+    machine_env: Sequence[str] = DEFAULT_MACHINE_ENV,
 ) -> ComposedConfig:
     """Compose from ``files`` (path relative to the config folder -> file bytes).
 
-    ``label`` names the config folder in error messages (for example ``conf@HEAD~3``).
+    ``label`` names the config folder in error messages (for example ``conf@HEAD~3``);
+    ``machine_env``: the variables whose ``${oc.env:...}`` values stay text.
     """
-    return _compose(files, config_name, overrides, label=label)
+    return _compose(files, config_name, overrides, label=label, machine_env=machine_env)
 
 
 def _compose(
-    files: Mapping[str, bytes], config_name: str, overrides: Sequence[str], *, label: str
+    files: Mapping[str, bytes],
+    config_name: str,
+    overrides: Sequence[str],
+    *,
+    label: str,
+    machine_env: Sequence[str] = DEFAULT_MACHINE_ENV,
 ) -> ComposedConfig:
+    """Compose, resolve, and keep run- and machine-specific leaves as their text, as a run's
+    config hash does (``cfgtrack.config.run_specific``)."""
     setup_hydra()
     name = config_name.removesuffix(".yaml")
     with LOCK:
@@ -112,7 +123,9 @@ def _compose(
                 tree, choices = _with_files(files, label, name, overrides, fast=True)
             except NotModelled:
                 tree, choices = _with_files(files, label, name, overrides, fast=False)
+            texts = run_specific_texts(tree, machine_env)
             tree, unresolved = resolve_tree(tree)
+            restore_texts(tree, texts)
         except CfgtrackError:
             raise
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
@@ -128,7 +141,7 @@ def _compose(
     values = flatten(tree)
     return ComposedConfig(
         values=values,
-        unresolved=frozenset(leaf_key(path, values) for path in unresolved),
+        unresolved=frozenset(leaf_key(path, values) for path in [*unresolved, *texts]),
         choices=choices,
         tree=tree,
     )

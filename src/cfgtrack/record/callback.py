@@ -66,7 +66,12 @@ class TrackingCallback(Callback):
         if current is not None and not current.finished:
             return  # another TrackingCallback already records this job
         try:
-            redact_hydra_files(config, project_settings(config).redact_keys)
+            extra_keys = project_settings(config).redact_keys
+        except Exception as exc:  # masking goes on with the built-in rules
+            _warn("reading the settings", exc)
+            extra_keys = ()
+        try:
+            redact_hydra_files(config, extra_keys)
         except Exception as exc:
             _warn("masking secrets in Hydra's saved config", exc)
         enforce_strict(config, self.options.strict)

@@ -9,6 +9,7 @@ its config hash with the recorded one. Both runs are linked by the tag ``cfgtrac
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -25,6 +26,7 @@ from typing import Any
 from cfgtrack.compare.run_diff import EnvironmentDiff, Item, data_changes, environment_changes
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.repo import run_git
+from cfgtrack.tracking.runstore import patch_sha256
 
 REPRODUCES_TAG = "cfgtrack.reproduces"
 MATCHES_TAG = "cfgtrack.reproduce.hash_matches"
@@ -57,6 +59,11 @@ class Plan:
     config_hash: str
     environment: EnvironmentDiff
     recorded_data: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # run- and machine-specific, not hashed
+
+    @property
+    def patch_sha256(self) -> str | None:
+        return hashlib.sha256(self.patch.encode("utf-8")).hexdigest() if self.patch else None
 
     def command(self, python: str | None = None) -> list[str]:
         """The command line, run from ``cwd``, with this (or the given) interpreter."""
@@ -77,14 +84,16 @@ class Plan:
             "cwd": self.cwd,
             "command": self.command(),
             "config_hash": self.config_hash,
+            "ignored_in_hash": self.ignored,
             "environment": self.environment.to_dict(),
         }
 
 
 def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
     """Read run ``run_id`` and check it can be reproduced in ``repo``; one clear error if not."""
-    from cfgtrack.tracking.runstore import load_record
+    from cfgtrack.tracking.runstore import load_patch, load_record, resolve_run_id
 
+    run_id = resolve_run_id(tracking_uri, run_id)
     record = load_record(tracking_uri, run_id)
     run, config, git = record.get("run") or {}, record.get("config") or {}, record.get("git") or {}
     if run.get("role") == "sweep":
@@ -114,7 +123,7 @@ def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
         status=run.get("status"),
         repo=repo,
         commit=commit,
-        patch=git.get("patch") or "",
+        patch=load_patch(tracking_uri, run_id, git),
         patched_files=sorted({*git.get("modified", []), *git.get("untracked", [])}),
         missing_from_patch=sorted({*git.get("binary_files", []), *git.get("skipped", [])}),
         cwd=cwd,
@@ -123,7 +132,20 @@ def plan(run_id: str, tracking_uri: str, repo: Path) -> Plan:
         config_hash=config.get("hash") or "",
         environment=environment_changes(record.get("environment"), capture_environment(())),
         recorded_data=list(record.get("data") or []),
+        ignored=_ignored(config),
     )
+
+
+def _ignored(config: Mapping[str, Any]) -> list[str]:
+    """The keys the config hash took as text: recorded, else found again from the
+    unresolved config (records written before the list was)."""
+    from cfgtrack.config.run_specific import run_specific_keys
+
+    recorded = config.get("run_specific")
+    if isinstance(recorded, list):
+        return [str(key) for key in recorded]
+    unresolved = config.get("unresolved")
+    return run_specific_keys(unresolved) if isinstance(unresolved, dict) else []
 
 
 def _check_commit(repo: Path, commit: str, run_id: str) -> None:
@@ -267,7 +289,7 @@ def execute(plan: Plan, *, keep: bool = False, output: Any = None) -> Outcome:
         returncode=completed.returncode,
         new_run_id=run_id,
         new_hash=(record.get("config") or {}).get("hash"),
-        same_patch=((record.get("git") or {}).get("patch") or "") == plan.patch,
+        same_patch=patch_sha256(record.get("git")) == plan.patch_sha256,
         data=[
             entry for entry in data_changes(plan.recorded_data, record.get("data")) if entry.differs
         ],

@@ -23,12 +23,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from cfgtrack.config.hash import config_hash
-from cfgtrack.record.capture.config import capture_config
+from cfgtrack.config.run_specific import run_specific_keys
+from cfgtrack.record.capture.config import capture_config, select_list
 from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_record import finish_record, new_record
 from cfgtrack.record.sinks import files
 from cfgtrack.redact import Redactor
-from cfgtrack.settings import Settings, load_settings
+from cfgtrack.settings import Settings, run_settings
 
 log = logging.getLogger("cfgtrack")
 
@@ -68,11 +69,12 @@ def config_dir_of(config: DictConfig) -> Path | None:
 
 
 def project_settings(config: DictConfig) -> Settings:
-    """Settings of the project that owns the config folder (root: git root, else its parent)."""
+    """Settings of the project that owns the config folder (root: git root, else its parent);
+    a bad setting warns and keeps its default (``run_settings``)."""
     config_dir = config_dir_of(config)
     if config_dir is None:
-        return load_settings()
-    return load_settings(config_dir, root=config_dir.parent)
+        return run_settings()
+    return run_settings(config_dir, root=config_dir.parent)
 
 
 def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, str]:
@@ -92,10 +94,12 @@ def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, 
     return declared
 
 
-def _git(root: Path) -> dict[str, Any]:
+def _git(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
+    """The git state, without the files cfgtrack and Hydra write (listed in info/exclude)."""
     from cfgtrack.record.capture.git import capture_git
+    from cfgtrack.record.capture.own_files import exclude_own_files
 
-    return capture_git(root)
+    return capture_git(settings.root, own=exclude_own_files(config, settings, role))
 
 
 def _environment(allowlist: tuple[str, ...]) -> dict[str, Any]:
@@ -131,6 +135,15 @@ def _error_of(exc: BaseException | None) -> dict[str, Any] | None:
     }
 
 
+def _config_stem(name: str | None) -> str | None:
+    """``train`` for ``config_name="train.yaml"`` as for ``"train"``: one experiment either way."""
+    if not name:
+        return None
+    for suffix in (".yaml", ".yml"):
+        name = name.removesuffix(suffix)
+    return name or None
+
+
 class Session:
     """Shared machinery of job and sweep sessions."""
 
@@ -144,6 +157,7 @@ class Session:
         self.delivery: Delivery | None = None
         self.finished = False
         self.redactor = Redactor()
+        self.patch = ""
 
     def _settings(self, config: DictConfig) -> Settings:
         settings = project_settings(config)
@@ -168,7 +182,7 @@ class Session:
         experiment = (
             self.options.experiment
             or settings.experiment
-            or OmegaConf.select(config, "hydra.job.config_name", default=None)
+            or _config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
             or "Default"
         )
         plan = RunPlan(run_name(record), tags, params, extra_tags, record["data"], views)
@@ -226,21 +240,25 @@ class JobSession(Session):
         declared = declared_data(self.options, raw["resolved"])
         self.redactor = Redactor(settings.redact_keys)
         captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
+        captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
-            git=_captured("git state", _git, settings.root),
+            git=_captured("git state", _git, config, settings, self.role),
             environment=_captured("environment", _environment, settings.env_allowlist),
             data=_captured("data", _data, declared, original_cwd, settings.data_cache) or [],
             run=_run_section(config, settings, role=self.role),
-            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+            config_hash=config_hash(
+                captured["resolved"], captured["unresolved"], settings.machine_env
+            ),
         )
         self.record = self.redactor.rest_of_record(record)
+        self.patch = files.detach_patch(self.record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
         self._write_and_log(settings, config)
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
-        views = files.views(self.record)
+        views = files.views(self.record, self.patch)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:
@@ -276,18 +294,22 @@ class SweepSession(Session):
         settings = self._settings(config)
         self.redactor = Redactor(settings.redact_keys)
         captured = self.redactor.config(capture_config(config))
+        captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
-            git=_captured("git state", _git, settings.root),
+            git=_captured("git state", _git, config, settings, self.role),
             environment={},
             data=[],
             run=_run_section(config, settings, role=self.role),
-            config_hash=config_hash(captured["resolved"], captured["unresolved"]),
+            config_hash=config_hash(
+                captured["resolved"], captured["unresolved"], settings.machine_env
+            ),
         )
         self.record = self.redactor.rest_of_record(record)
+        self.patch = files.detach_patch(self.record)
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
-        views = files.views(self.record)
+        views = files.views(self.record, self.patch)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:
@@ -309,8 +331,27 @@ class SweepSession(Session):
         return self.delivery is not None and self.delivery.children_failed()
 
 
+def _sweeps_env(config: DictConfig, env_group: str) -> bool:
+    """True when a sweep gives its jobs more than one env: the env group is swept on the
+    command line (``env=staging,prod``) or in ``hydra.sweeper.params``."""
+    swept = {
+        item.split("=", 1)[0].lstrip("+~"): item.split("=", 1)[1]
+        for item in select_list(config, "hydra.overrides.task")
+        if "=" in item
+    }
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+    if params is not None:
+        swept.update(
+            {str(k): str(v) for k, v in OmegaConf.to_container(params, resolve=False).items()}
+        )
+    value = swept.get(env_group)
+    return value is not None and any(mark in value for mark in (",", "(", "["))
+
+
 def _run_section(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
     mode = OmegaConf.select(config, "hydra.mode", default=None)
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    env = choices.get(settings.env_group)
     if role == "sweep":
         output_dir = OmegaConf.select(config, "hydra.sweep.dir", default=None) or os.getcwd()
     else:
@@ -326,9 +367,7 @@ def _run_section(config: DictConfig, settings: Settings, role: str) -> dict[str,
         "output_dir": str(Path(output_dir or os.getcwd()).resolve()),
         "project_root": str(settings.root),
         "env_group": settings.env_group,
-        "env": (OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}).get(
-            settings.env_group
-        ),
+        "env": None if role == "sweep" and _sweeps_env(config, settings.env_group) else env,
         "mlflow": None,
     }
 
@@ -351,7 +390,7 @@ def run_tags(record: dict[str, Any], settings: Settings) -> dict[str, str]:
         "cfgtrack.config_hash": record["config"]["hash"],
         "cfgtrack.overrides": " ".join(record["config"]["overrides"]),
         "cfgtrack.output_dir": run["output_dir"],
-        "cfgtrack.git.dirty": str(bool(git.get("dirty"))).lower(),
+        "cfgtrack.git.dirty": _dirty_tag(git),
     }
     if run.get("env") is not None:
         tags["cfgtrack.env"] = str(run["env"])
@@ -368,18 +407,38 @@ def run_tags(record: dict[str, Any], settings: Settings) -> dict[str, str]:
     return {key: value for key, value in tags.items() if value != ""}
 
 
+def _dirty_tag(git: dict[str, Any]) -> str:
+    """``true``/``false``, or ``unknown`` outside git or when git could not say."""
+    dirty = git.get("dirty")
+    if not git.get("repository") or not isinstance(dirty, bool):
+        return "unknown"
+    return str(dirty).lower()
+
+
 def end_open_jobs(status: str, exc: BaseException | None) -> None:
     """Finish every open job session of this process with ``status``."""
     for session in [s for s in list(_STATE.open_sessions) if s.role == "job"]:
         session.finish(status, exc)
 
 
+class KilledBySignal(Exception):
+    """Why a run ended KILLED: the signal that stopped its process (named in its record)."""
+
+    def __init__(self, signum: int) -> None:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        super().__init__(f"the process was stopped by {name} ({signum})")
+
+
 def _finish_open_at_exit() -> None:
-    interrupted = _STATE.interrupted_by is not None
+    signum = _STATE.interrupted_by
     for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
-        status = "KILLED" if interrupted else "FAILED"
-        reason = None if interrupted else RuntimeError("the process exited before the run ended")
-        session.finish(status, reason)
+        if signum is not None:
+            session.finish("KILLED", KilledBySignal(signum))
+        else:
+            session.finish("FAILED", RuntimeError("the process exited before the run ended"))
 
 
 def _on_signal(signum: int, frame: Any, previous: Any) -> None:
@@ -388,7 +447,7 @@ def _on_signal(signum: int, frame: Any, previous: Any) -> None:
         previous(signum, frame)
         return
     for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
-        session.finish("KILLED")
+        session.finish("KILLED", KilledBySignal(signum))
     signal.signal(signum, previous)
     os.kill(os.getpid(), signum)
 

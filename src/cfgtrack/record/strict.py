@@ -22,6 +22,7 @@ from cfgtrack.compare.documented import DEFAULT_FILE_NAME as DOCUMENTED_FILE_NAM
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.repo import run_git
 from cfgtrack.record.capture.config import select_list
+from cfgtrack.record.capture.own_files import OwnFiles, exclude_own_files
 from cfgtrack.settings import Settings
 
 CONFIG_KEY = "cfgtrack.strict"
@@ -90,11 +91,12 @@ def _untracked_config_files(root: Path, folders: tuple[Path, ...]) -> list[str]:
     return sorted(name for name in result.stdout.split("\0") if name.endswith(CONFIG_SUFFIXES))
 
 
-def git_problems(settings: Settings, facts: JobFacts) -> list[str]:
-    """Uncommitted changes, untracked config files, config folders outside the repository."""
+def git_problems(settings: Settings, facts: JobFacts, own: OwnFiles | None = None) -> list[str]:
+    """Uncommitted changes, untracked config files, config folders outside the repository;
+    ``own`` (cfgtrack's and Hydra's files) is never an uncommitted change."""
     from cfgtrack.record.capture.git import capture_git
 
-    state = capture_git(settings.root)
+    state = capture_git(settings.root, own=own)
     if not state.get("repository"):
         reason = state.get("reason") or f"{settings.root} is not inside a git repository"
         return [f"{reason}; strict runs need committed code and config"]
@@ -171,7 +173,8 @@ def check(config: DictConfig, settings: Settings, *, job: bool = True) -> None:
     ``job=False`` (a sweep about to start) checks git only; each job then checks its env.
     """
     facts = job_facts(config, settings)
-    problems = git_problems(settings, facts)
+    role = "job" if job else "sweep"
+    problems = git_problems(settings, facts, exclude_own_files(config, settings, role))
     if job:
         problems += env_problems(settings, facts)
     if problems:

@@ -52,6 +52,29 @@ def format_value(value: Any, *, width: int | None = None) -> str:
     return text
 
 
+def differing_pair(left: str, right: str, width: int) -> tuple[str, str]:
+    """Two long texts cut to ``width`` each around where they first differ, so a shared
+    beginning never hides the difference: ``…/run-2026-12-01/ckpt`` against ``…/run-2026-12-02``.
+    """
+    if len(left) <= width and len(right) <= width:
+        return left, right
+    common = next(
+        (i for i, (a, b) in enumerate(zip(left, right, strict=False)) if a != b),
+        min(len(left), len(right)),
+    )
+    context = min(12, width // 4)
+    longest = max(len(left), len(right))
+    start = 0 if common < width - 1 else max(min(common - context, longest - width + 1), 0)
+
+    def cut(text: str) -> str:
+        head = "…" if start else ""
+        body = text[start:]
+        room = width - len(head)
+        return head + (body if len(body) <= room else body[: max(room - 1, 1)] + "…")
+
+    return cut(left), cut(right)
+
+
 def group_by_section(
     rows: Iterable[Row], section: Callable[[Row], str]
 ) -> list[tuple[str, list[Row]]]:

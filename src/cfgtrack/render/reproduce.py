@@ -26,6 +26,7 @@ def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[st
         f"({plan.experiment or '-'}, {when}, {plan.status or '-'})",
         "",
         f"expected config hash: {plan.config_hash}",
+        *_ignored_lines(plan),
         "",
     ]
     patch_file = str(patch_out.resolve()) if patch_out else None
@@ -39,6 +40,17 @@ def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[st
     lines += ["", f"{'#### ' if markdown else ''}This environment against the recorded one", ""]
     lines += environment_lines(plan, markdown=markdown)
     return lines
+
+
+def _ignored_lines(plan: Plan) -> list[str]:
+    if not plan.ignored:
+        return []
+    count = len(plan.ignored)
+    what = "1 value that differs" if count == 1 else f"{count} values that differ"
+    return [
+        f"ignored: {what} per run or machine, compared as interpolation text: "
+        f"{', '.join(plan.ignored)}"
+    ]
 
 
 def environment_lines(plan: Plan, *, markdown: bool) -> list[str]:

@@ -11,7 +11,18 @@ from cfgtrack.render.table import print_table
 if TYPE_CHECKING:
     from cfgtrack.verbs.runs import RunsResult, ShowResult
 
-RUNS_HEADERS = ["run id", "start", "status", "env", "config", "git", "dirty", "name"]
+RUNS_HEADERS = [
+    "run id",
+    "start",
+    "status",
+    "env",
+    "config",
+    "git",
+    "dirty",
+    "experiment",
+    "sweep",
+    "name",
+]
 IDS_WIDTH = 1000  # piped: never cut ids or names
 
 
@@ -29,6 +40,8 @@ def render_runs(result: RunsResult, output: str) -> None:
             (run.config_hash or "-").removeprefix("sha256:")[:12],
             (run.git_sha or "-")[:10],
             {True: "yes", False: "no"}.get(run.dirty, "-"),
+            run.experiment,
+            (run.parent_run_id or "-")[:12],
             run.name or "",
         ]
         for run in result.runs
@@ -64,7 +77,7 @@ def summary(record: dict[str, Any]) -> list[tuple[str, str]]:
         ("config hash", config["hash"]),
     ]
     if git.get("repository"):
-        state = "dirty" if git.get("dirty") else "clean"
+        state = {True: "dirty", False: "clean"}.get(git.get("dirty"), "dirty: unknown")
         lines.append(("git", f"{git.get('commit')} on {git.get('branch') or 'detached'} ({state})"))
     else:
         lines.append(("git", git.get("reason") or "not recorded"))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cfgtrack.render import (
     ABSENT_TEXT,
     NO_AGE,
+    differing_pair,
     emit,
     format_value,
     group_by_section,
@@ -64,17 +65,17 @@ def console() -> Console:
     from rich.console import Console
 
     out = Console(highlight=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
         out = Console(highlight=False, width=PIPED_WIDTH)
     return out
 
 
-def _side(side: Side) -> Text:
+def _side(side: Side, shown: str | None = None) -> Text:
     from rich.text import Text
 
     if not side.present:
         return Text(ABSENT_TEXT, style="dim")
-    text = Text(format_value(side.value, width=VALUE_WIDTH))
+    text = Text(shown if shown is not None else format_value(side.value, width=VALUE_WIDTH))
     if side.unresolved:
         text.append(" (unresolved)", style="dim italic")
     return text
@@ -93,11 +94,16 @@ def _status(change: Change) -> Text:
 def _row(change: Change) -> list[str | Text]:
     from rich.text import Text
 
+    shown: tuple[str | None, str | None] = (None, None)
+    if change.left.present and change.right.present:
+        shown = differing_pair(
+            format_value(change.left.value), format_value(change.right.value), VALUE_WIDTH
+        )
     return [
         Text("  " + change.key),
-        _side(change.left),
+        _side(change.left, shown[0]),
         change.left.age or NO_AGE,
-        _side(change.right),
+        _side(change.right, shown[1]),
         change.right.age or NO_AGE,
         Text(change.kind.replace("_", " "), style=KIND_STYLES.get(change.kind, "")),
         _status(change),

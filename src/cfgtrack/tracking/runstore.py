@@ -211,6 +211,45 @@ def list_runs(
 _RECORDS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
+_FULL_RUN_ID = re.compile(r"[0-9a-f]{32}")
+SHOWN_CANDIDATES = 10
+
+
+def resolve_run_id(tracking_uri: str, text: str) -> str:
+    """The run id ``text`` starts (as ``cfgtrack runs`` prints a short one); one clear error
+    naming the candidates when several runs start with it, or none does."""
+    if _FULL_RUN_ID.fullmatch(text) or not re.fullmatch(r"[0-9a-fA-F]{1,31}", text):
+        return text
+    from mlflow.entities import ViewType
+
+    client = reading(tracking_uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    prefix = text.lower()
+    found = (
+        sorted(
+            run.info.run_id
+            for run in client.search_runs(
+                ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=50000
+            )
+            if run.info.run_id.startswith(prefix)
+        )
+        if ids
+        else []
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CfgtrackError(
+            f"run {text!r} not found in {tracking_uri}; list runs with `cfgtrack runs`"
+        )
+    shown = ", ".join(found[:SHOWN_CANDIDATES])
+    more = f" and {len(found) - SHOWN_CANDIDATES} more" if len(found) > SHOWN_CANDIDATES else ""
+    raise CfgtrackError(
+        f"run id prefix {text!r} is ambiguous: {len(found)} runs start with it ({shown}{more}); "
+        "give more of the id"
+    )
+
+
 def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     """The ``record.json`` cfgtrack stored on a run; one clear error when there is none.
 
@@ -222,6 +261,7 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     from mlflow.exceptions import MlflowException
 
     client = reading(tracking_uri)
+    run_id = resolve_run_id(tracking_uri, run_id)
     try:
         client.get_run(run_id)
     except MlflowException:
@@ -243,3 +283,42 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
     if isinstance(record, dict) and (record.get("run") or {}).get("status") != "RUNNING":
         _RECORDS[(tracking_uri, run_id)] = record
     return record
+
+
+PATCH_ARTIFACT = "cfgtrack/git.patch"
+
+
+def patch_sha256(git: Any) -> str | None:
+    """The sha256 of a record's patch: the reference's, or (records that embed it) the text's."""
+    patch = git.get("patch") if isinstance(git, dict) else None
+    if isinstance(patch, dict):
+        return patch.get("sha256")
+    if isinstance(patch, str) and patch:
+        import hashlib
+
+        return hashlib.sha256(patch.encode("utf-8")).hexdigest()
+    return None
+
+
+def load_patch(tracking_uri: str, run_id: str, git: Any) -> str:
+    """The text of a run's recorded patch, read from its ``git.patch`` artifact and checked
+    against the record's sha256 ("" for a clean run); one clear error when it cannot be."""
+    patch = git.get("patch") if isinstance(git, dict) else None
+    if not isinstance(patch, dict):
+        return patch if isinstance(patch, str) else ""
+    import hashlib
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = reading(tracking_uri).download_artifacts(run_id, PATCH_ARTIFACT)
+        data = Path(local).read_bytes()
+    except (MlflowException, OSError):
+        raise CfgtrackError(
+            f"run {run_id!r}: its record names {PATCH_ARTIFACT}, not found"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != patch.get("sha256"):
+        raise CfgtrackError(
+            f"run {run_id!r}: {PATCH_ARTIFACT} does not match the sha256 in its record"
+        )
+    return data.decode("utf-8", errors="replace")

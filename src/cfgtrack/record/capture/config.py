@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
+from pathlib import PurePath
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -47,15 +49,20 @@ def capture_config(config: DictConfig) -> dict[str, Any]:
 
 
 def storable(tree: Any) -> Any:
-    """``tree`` with text no UTF-8 file or MLflow store can hold made storable: a lone
-    surrogate (YAML's ``"\\ud800"``, undecodable bytes on the command line) becomes its escape
-    text ``\\ud800``. Everything else is returned as it is."""
+    """``tree`` with its values as Hydra writes them (``OmegaConf.to_yaml``): an Enum member as
+    its name, a path as its text; and text no UTF-8 file or MLflow store can hold made
+    storable: a lone surrogate (YAML's ``"\\ud800"``, undecodable bytes on the command line)
+    becomes its escape text ``\\ud800``. Everything else is returned as it is."""
     if isinstance(tree, str):
         return tree if tree.isascii() or _encodes(tree) else _escaped(tree)
     if isinstance(tree, dict):
         return {storable(key): storable(value) for key, value in tree.items()}
     if isinstance(tree, list):
         return [storable(value) for value in tree]
+    if isinstance(tree, Enum):
+        return tree.name
+    if isinstance(tree, PurePath):
+        return storable(str(tree))
     return tree
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -19,7 +20,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("cfgtrack")
 CACHE_VERSION = 1
+MISSING = "missing"  # kind and error of a declared path that does not exist
 # A file modified this recently may change again within the file system's timestamp granularity
 # without its mtime moving, so its digest is not cached (git calls such entries "racily clean").
 RACY_WINDOW_NS = 2_000_000_000
@@ -62,6 +65,12 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         "cached": False,
         "error": None,
     }
+    if not os.path.lexists(path):
+        log.warning(
+            "cfgtrack: warning: dataset %s: %s does not exist; recorded as missing", name, path
+        )
+        entry.update(kind=MISSING, error=MISSING)
+        return entry
     try:
         info = path.stat()
         if stat.S_ISREG(info.st_mode):

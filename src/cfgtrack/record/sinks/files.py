@@ -6,6 +6,7 @@ their outputs and what MLflow shows are byte for byte the same files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ FOLDER = "cfgtrack"
 RECORD = "record.json"
 TRACEBACK = "traceback.txt"
 UNLOGGED = "unlogged_params.json"
+PATCH = "git.patch"
 
 
 def plain(tree: Any) -> Any:
@@ -29,25 +31,53 @@ def _yaml(tree: Any) -> str:
     return yaml.safe_dump(plain(tree), sort_keys=False, allow_unicode=True, width=100)
 
 
-def views(record: dict[str, Any]) -> dict[str, str]:
-    """File name -> content for every file the record yields."""
+def detach_patch(record: dict[str, Any]) -> str:
+    """Take the patch text out of the record and leave a reference to the ``git.patch`` file in
+    its place (``{"artifact", "sha256", "bytes"}``, None for no patch): one copy per run."""
+    git = record.get("git")
+    if not isinstance(git, dict) or not isinstance(git.get("patch"), str):
+        return ""
+    text = git["patch"]
+    data = text.encode("utf-8")
+    git["patch"] = (
+        {
+            "artifact": f"{FOLDER}/{PATCH}",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
+        if text
+        else None
+    )
+    return text
+
+
+def views(record: dict[str, Any], patch: str = "") -> dict[str, str]:
+    """File name -> content for every file the record yields (``patch``: its git.patch)."""
     config = record["config"]
     files = {
         "config.yaml": _yaml(config["resolved"]),
         "config.unresolved.yaml": _yaml(config["unresolved"]),
-        "overrides.yaml": _yaml(
-            {
-                "task": config["overrides"],
-                "choices": config["choices"],
-                "command": config["command"],
-            }
-        ),
+        "overrides.yaml": _yaml(_overrides(record)),
         "environment.json": to_json(record["environment"]),
     }
-    patch = record["git"].get("patch")
     if patch:
-        files["git.patch"] = patch
+        files[PATCH] = patch
     return files | final_views(record)
+
+
+def _overrides(record: dict[str, Any]) -> dict[str, Any]:
+    """Task overrides, group choices, the command; for a sweep also the sweep its config
+    defines (``hydra.sweeper.params``), which the command line does not show."""
+    config = record["config"]
+    overrides = {
+        "task": config["overrides"],
+        "choices": config["choices"],
+        "command": config["command"],
+    }
+    sweeper = (config.get("hydra") or {}).get("sweeper") or {}
+    if record["run"].get("role") == "sweep" and sweeper.get("params"):
+        overrides["sweeper_params"] = sweeper["params"]
+    return overrides
 
 
 def final_views(record: dict[str, Any]) -> dict[str, str]:
