@@ -96,3 +96,12 @@ def test_run_dir_under_a_source_folder_excludes_only_the_outputs(bare: Project):
     assert "/src/runs/" in excluded and "/src/" not in excluded
     (bare.root / "src/model.py").write_text("X = 2\n")
     assert git(bare.root, "status", "--porcelain") == " M src/model.py\n"
+
+
+def test_outputs_the_project_ignores_already_add_one_line_once(project: Project):
+    for _ in range(3):
+        result = project.run()
+        assert result.returncode == 0, result.stderr
+    excluded = (project.root / ".git/info/exclude").read_text().splitlines()
+    assert excluded.count("/outputs/") == 1 and not any(".hydra" in line for line in excluded)
+    assert [r.data.tags["cfgtrack.git.dirty"] for r in project.runs()] == ["false"] * 3

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 MARKER = "# cfgtrack: files cfgtrack and Hydra write into this repository"
+_STATUS = ("git", "--no-optional-locks", "status", "--porcelain", "-z", "-unormal", "--ignored")
 _SPECIAL = re.compile(r"([\\*?\[\]])")
 
 
@@ -77,8 +78,8 @@ def add(repo_root: Path, patterns: list[str]) -> list[str]:
 
 def untracked_root(repo_root: Path, relative: PurePosixPath) -> PurePosixPath | None:
     """The outermost folder holding ``relative`` that git has no file of: what a tool that
-    created ``relative`` (with its parents) created. None when ``relative`` is the root or git
-    lists nothing for it (ignored already, or it holds tracked files).
+    created ``relative`` (with its parents) created, untracked or ignored already. None when
+    ``relative`` is the root or inside a folder with tracked files.
 
     A folder that does not exist yet (a sweep's folder before its first job) is its own answer;
     otherwise one ``git status`` limited to the top folder, which git reports collapsed.
@@ -90,7 +91,7 @@ def untracked_root(repo_root: Path, relative: PurePosixPath) -> PurePosixPath | 
         if not (repo_root.joinpath(*parts[:depth])).exists():
             return PurePosixPath(*parts[:depth])
     result = subprocess.run(
-        ["git", "--no-optional-locks", "status", "--porcelain", "-z", "-unormal", "--", parts[0]],
+        [*_STATUS, "--", parts[0]],
         cwd=repo_root,
         capture_output=True,
         check=False,
@@ -99,7 +100,8 @@ def untracked_root(repo_root: Path, relative: PurePosixPath) -> PurePosixPath | 
         return None
     for entry in result.stdout.split(b"\0"):
         name = os.fsdecode(entry[3:]).rstrip("/")
-        if entry.startswith(b"?? ") and name and _within(relative, PurePosixPath(name)):
+        listed = entry.startswith((b"?? ", b"!! "))
+        if listed and name and _within(relative, PurePosixPath(name)):
             return PurePosixPath(name)
     return None
 
