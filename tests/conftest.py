@@ -246,3 +246,25 @@ def restartable_server(_restartable_server):
     same store); it is running when each test starts."""
     _restartable_server.ensure_running()
     return _restartable_server
+
+
+def spool_meta(local_id: str, **fields: object) -> dict:
+    """A complete spool ``entry.json`` body (a RUNNING job) with ``fields`` over it."""
+    return {
+        "local_id": local_id,
+        "role": "job",
+        "status": "RUNNING",
+        "tracking_uri": "sqlite:///mlflow.db",
+        "experiment": "config",
+        "run_name": "run",
+        "start_ms": 0,
+        "end_ms": None,
+        "tags": {},
+        "params": {},
+        "extra_tags": {},
+        "data": [],
+        "parent": None,
+        "output_dir": None,
+        "process": None,
+        **fields,
+    }

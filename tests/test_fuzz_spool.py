@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cfgtrack.record.callback import TrackingCallback
 from cfgtrack.record.sinks.mlflow import split_params
 from cfgtrack.record.sinks.spool import SpoolEntry, list_entries
+from conftest import spool_meta
 from fuzzing import NASTY_KEYS, fuzz, odd_text
 from test_fuzz_record import assert_whole_folder, job_config, omegaconf_trees, run_job
 
@@ -100,13 +101,7 @@ def test_spool_entries_read_back_as_written(
     status: str,
 ) -> None:
     spool = tmp_path_factory.mktemp("spool")
-    meta = {
-        "local_id": "f" * 32,
-        "role": "job",
-        "status": "RUNNING",
-        "tags": tags,
-        "params": params,
-    }
+    meta = spool_meta("f" * 32, tags=tags, params=params)
     SpoolEntry.create(spool, meta, artifacts)
     [entry], broken = list_entries(spool)
     assert broken == [] and entry.meta["tags"] == tags and entry.meta["params"] == params

@@ -24,14 +24,13 @@ from mlflow.utils.validation import (
 )
 
 from cfgtrack.config.flatten import flatten
-from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.record.sinks.files import FOLDER, UNLOGGED, to_json
+from cfgtrack.record.sinks.spool import LOCAL_ID_TAG
 from cfgtrack.tracking.bounded import is_remote
 from cfgtrack.tracking.retry import retry_transient, store_setup_lock
 
 DIGEST_LENGTH = 32
-LOCAL_ID_TAG = "cfgtrack.local_id"
-HEARTBEAT_TAG = "cfgtrack.heartbeat"
-HEARTBEAT_INTERVAL_TAG = "cfgtrack.heartbeat_interval"
+UNLOGGED_TAG = "cfgtrack.unlogged_params"
 
 
 def param_value(value: Any) -> str:
@@ -62,6 +61,14 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
             continue
         params[key] = text
     return params, unlogged
+
+
+def params_of(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """``(params, extra tags, unlogged_params.json or None)`` of a resolved config."""
+    params, unlogged = split_params(resolved)
+    if not unlogged:
+        return params, {}, None
+    return params, {UNLOGGED_TAG: unlogged_note(unlogged)}, to_json(unlogged)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
