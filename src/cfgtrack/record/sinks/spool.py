@@ -43,6 +43,7 @@ HEARTBEAT = "heartbeat"
 ARTIFACTS = "artifacts"
 RECORD = "record.json"
 _LOCK = ".lock"
+_STAGING = ".new"  # a hidden entry folder still being written
 # Tags that name a cfgtrack run in MLflow, set before MLflow is even imported.
 LOCAL_ID_TAG = "cfgtrack.local_id"
 HEARTBEAT_TAG = "cfgtrack.heartbeat"
@@ -168,18 +169,22 @@ class SpoolEntry:
 
     @classmethod
     def create(cls, spool: Path, meta: dict[str, Any], files: dict[str, str]) -> SpoolEntry:
-        """Write a new entry: artifacts and heartbeat first, ``entry.json`` last, so a folder
-        without ``entry.json`` is one whose writing was cut short."""
+        """Write a new entry at once: in a hidden folder, renamed into place when whole, so an
+        entry is never half there (a kill or a full disk leaves at most a hidden folder, which
+        ``list_entries`` clears)."""
         ensure_spool(spool)
-        entry = cls(spool / meta["local_id"], {"schema": SCHEMA, **meta})
+        meta = {"schema": SCHEMA, **meta}
+        staging = cls(spool / f".{meta['local_id']}.{os.getpid()}{_STAGING}", meta)
         try:
-            entry.write_files(files)
-            entry.path.joinpath(HEARTBEAT).touch()
-            entry.save()
+            staging.write_files(files)
+            staging.path.joinpath(HEARTBEAT).touch()
+            staging.path.joinpath(_LOCK).touch()
+            staging.save()
+            os.rename(staging.path, spool / meta["local_id"])
         except BaseException:
-            entry.remove()  # a full disk leaves no half-written folder behind
+            staging.remove()
             raise
-        return entry
+        return cls(spool / meta["local_id"], meta)
 
     @classmethod
     def load(cls, path: Path) -> SpoolEntry:
@@ -325,10 +330,12 @@ class SpoolEntry:
         if fcntl is None:
             yield
             return
-        try:
-            handle = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # the lock file comes with the entry: a removed entry is not brought back
+            handle = os.open(self.path / _LOCK, os.O_RDWR)
         except FileNotFoundError:
-            raise EntryGone(f"{self.path} is gone") from None
+            if not (self.path / ENTRY).exists():
+                raise EntryGone(f"{self.path} is gone") from None
+            handle = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -365,6 +372,8 @@ def list_entries(spool: Path) -> tuple[list[SpoolEntry], list[SpoolError]]:
         paths = []
     for path in paths:
         try:
+            if path.name.endswith(_STAGING) and time.time() - path.stat().st_mtime > 60:
+                shutil.rmtree(path, ignore_errors=True)  # its writer died or its disk filled
             if path.name.startswith(".") or not path.is_dir():
                 continue
             if not (path / ENTRY).exists():
