@@ -204,6 +204,9 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
     return value
 
 
+MAX_SECONDS = 86400  # a wait or interval beyond a day is a typo, and overflows timers
+
+
 def _seconds(where: str, value: Any, positive: bool) -> float:
     """A number of seconds: ``>= 0``, or ``> 0`` when ``positive``; text from the environment."""
     seconds = None
@@ -212,9 +215,17 @@ def _seconds(where: str, value: Any, positive: bool) -> float:
             seconds = float(value)
         except ValueError:
             seconds = None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0 or (positive and not seconds):
+    if (
+        seconds is None
+        or not math.isfinite(seconds)
+        or not 0 <= seconds <= MAX_SECONDS
+        or (positive and not seconds)
+    ):
         bound = "greater than 0" if positive else "0 or more"
-        raise CfgtrackError(f"{where}: must be a number of seconds {bound}, got {value!r}")
+        raise CfgtrackError(
+            f"{where}: must be a number of seconds {bound} and at most {MAX_SECONDS} (a day), "
+            f"got {value!r}"
+        )
     return seconds
 
 

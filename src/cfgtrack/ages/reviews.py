@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from cfgtrack.config.yaml_files import parse_yaml
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings
 
@@ -74,23 +75,15 @@ def _when(value: Any, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _loader() -> type:
-    # The loader Hydra configs are read with, so a hand-written `1e-3` is the float it is there.
-    from omegaconf._utils import get_yaml_loader
-
-    return get_yaml_loader()
-
-
 def load_reviews(path: Path) -> list[Review]:
     """Every review in ``path`` (none when the file does not exist yet)."""
     if not path.is_file():
         return []
     try:
-        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise CfgtrackError(f"{where}: not valid YAML; fix the reviews file") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CfgtrackError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    entries = parse_yaml(data, str(path))
     if entries is None:
         return []
     if not isinstance(entries, list):

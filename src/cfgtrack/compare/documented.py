@@ -84,18 +84,14 @@ def load_documented(path: Path) -> list[DocumentedDifference]:
     """Every entry of the documented-differences file; an empty list when there is no file."""
     if not path.is_file():
         return []
-    import yaml
+    from cfgtrack.config.yaml_files import parse_yaml
 
     shown = str(path)
     try:
-        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_loader())
-    except UnicodeDecodeError as exc:
-        raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CfgtrackError(f"{where}: not valid YAML ({problem})") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CfgtrackError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    data = parse_yaml(raw, shown, loader=_loader())
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("pairs", []), list):

@@ -44,20 +44,69 @@ class FolderFiles(Mapping[str, bytes]):
         return len(self._list())
 
 
+MAX_YAML_BYTES = 32 * 1024 * 1024  # far beyond any config; a bigger file is data, not config
+MAX_NODES = 5_000_000  # values once every alias is expanded (a 100k-leaf config is ~0.2M)
+
+
 @lru_cache(maxsize=256)
 def _parse_cached(data: bytes) -> Any:
     """Parse cached by content alone: files unchanged across revisions parse once."""
-    return yaml.load(data.decode("utf-8"), Loader=get_yaml_loader())
+    return _parse(data, get_yaml_loader())
 
 
-def parse_yaml(data: bytes, shown: str) -> Any:
-    """YAML bytes -> plain object (shared with the cache: never mutate); errors name the file."""
+def _parse(data: bytes, loader: type) -> Any:
+    tree = yaml.load(data.decode("utf-8"), Loader=loader)
+    _check_expansion(tree)
+    return tree
+
+
+def _check_expansion(tree: Any) -> None:
+    """Refuse a tree whose aliases expand past ``MAX_NODES`` values (a "billion laughs"): every
+    later step copies it whole. Shared nodes are sized once, so this costs one pass."""
+    sizes: dict[int, int] = {}
+    pending: list[tuple[Any, bool]] = [(tree, False)]
+    while pending:
+        node, children_done = pending.pop()
+        if not isinstance(node, (dict, list)) or (id(node) in sizes and not children_done):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if not children_done:
+            sizes[id(node)] = -1  # in progress: a node that contains itself never ends
+            pending.append((node, True))
+            for child in children:
+                if isinstance(child, (dict, list)) and sizes.get(id(child)) == -1:
+                    raise _Expansion("an alias refers to the node that contains it")
+                pending.append((child, False))
+            continue
+        size = 1 + sum(sizes.get(id(c), 1) if isinstance(c, (dict, list)) else 1 for c in children)
+        if size > MAX_NODES:
+            raise _Expansion(f"its aliases expand to over {MAX_NODES:,} values")
+        sizes[id(node)] = size
+
+
+class _Expansion(ValueError):
+    """A YAML tree too big once its aliases are expanded."""
+
+
+def parse_yaml(data: bytes, shown: str, loader: type | None = None) -> Any:
+    """YAML bytes -> plain object (shared with the cache: never mutate); errors name the file.
+    ``loader``: another PyYAML loader (uncached), e.g. one that records line numbers."""
+    if len(data) > MAX_YAML_BYTES:
+        raise CfgtrackError(
+            f"{shown}: {len(data):,} bytes, over the {MAX_YAML_BYTES // 2**20} MiB a config file "
+            "may have; is it data rather than config?"
+        )
     try:
-        return _parse_cached(data)
+        return _parse_cached(data) if loader is None else _parse(data, loader)
     except UnicodeDecodeError as exc:
         raise CfgtrackError(f"{shown}: not UTF-8 text ({exc.reason}); fix the file") from None
     except RecursionError:
         raise CfgtrackError(f"{shown}: nested too deeply to read; fix the file") from None
+    except _Expansion as exc:
+        raise CfgtrackError(f"{shown}: too big to read ({exc}); fix the file") from None
+    except ValueError as exc:  # a value PyYAML cannot build, e.g. an integer of 5,000 digits
+        problem = str(exc).split(";")[0]
+        raise CfgtrackError(f"{shown}: a value cannot be read ({problem}); fix the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}" if mark is not None else shown

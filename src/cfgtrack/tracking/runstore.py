@@ -104,15 +104,32 @@ def run_status(text: str) -> str:
 
 
 def reading(tracking_uri: str) -> Any:
-    """The client for a store that must already exist: reading never creates an empty SQLite
-    store where a mistyped or unset tracking URI points."""
-    prefix = "sqlite:///"
-    if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
+    """The client for a store that must already exist, once it proved readable within
+    ``tracking_timeout`` (see ``cfgtrack.tracking.reachable``); reading never creates a store."""
+    from cfgtrack.tracking.reachable import check_readable
+
+    check_readable(tracking_uri, _read_timeout())
+    client = client_for(tracking_uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # MLflow's and its database driver's errors have no common base
+        from cfgtrack.tracking.bounded import describe
+
         raise CfgtrackError(
-            f"no MLflow store at {tracking_uri[len(prefix) :]}; set MLFLOW_TRACKING_URI, "
-            "--tracking-uri or tracking_uri in [tool.cfgtrack]"
-        )
-    return client_for(tracking_uri)
+            f"cannot read the MLflow store at {tracking_uri}: {describe(exc)}"
+        ) from None
+    return client
+
+
+def _read_timeout() -> float:
+    """``tracking_timeout`` of the project here (its default when the settings are unreadable:
+    the command reports those where it reads them)."""
+    from cfgtrack.settings import Settings, load_settings
+
+    try:
+        return load_settings().tracking_timeout
+    except CfgtrackError:
+        return Settings.tracking_timeout
 
 
 @functools.cache
