@@ -8,7 +8,12 @@ from pathlib import Path
 
 from cfgtrack.ages.cache import HistoryCache
 from cfgtrack.ages.model import CONFIG_SUFFIX, Composition, History
-from cfgtrack.ages.timeline import Timeline, checkpoint_key, restore_checkpoint
+from cfgtrack.ages.timeline import (
+    DAMAGED_CHECKPOINT,
+    Timeline,
+    checkpoint_key,
+    restore_checkpoint,
+)
 from cfgtrack.ages.walk import walk
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import (
@@ -120,5 +125,8 @@ def cached_history(
     if saved is None:
         return None
     timeline = Timeline(History(composition, head), start=0)
-    restore_checkpoint(timeline, saved, 0)
+    try:
+        restore_checkpoint(timeline, saved, 0)
+    except DAMAGED_CHECKPOINT:
+        return None
     return timeline.history
