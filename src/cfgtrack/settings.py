@@ -169,6 +169,8 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
         raise CfgtrackError(f"{pyproject}: not UTF-8 text ({exc.reason}); fix the file") from None
     except tomllib.TOMLDecodeError as exc:
         raise CfgtrackError(f"{pyproject}: not valid TOML ({exc}); fix the file") from None
+    except RecursionError:
+        raise CfgtrackError(f"{pyproject}: nested too deeply to read; fix the file") from None
     tool = data.get("tool", {})
     table = tool.get("cfgtrack", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cfgtrack.cli.app import OutputFormat
+from cfgtrack.errors import CfgtrackError
 
 if TYPE_CHECKING:
     from cfgtrack.compare.run_diff import Item
@@ -33,10 +34,8 @@ def reproduce(
     """Print how to run a recorded run again (commit, patch, command) and how this environment
     differs from its own; with --exec, run it and check the config hash (exit 0 reproduced,
     1 not, 2 bad input)."""
-    from cfgtrack.errors import CfgtrackError
     from cfgtrack.record.reproduce import execute as run_again
     from cfgtrack.record.reproduce import plan as make_plan
-    from cfgtrack.record.run_record import write_atomic
     from cfgtrack.settings import find_git_root, load_settings
 
     settings = load_settings()
@@ -48,7 +47,7 @@ def reproduce(
         )
     plan = make_plan(run_id, tracking_uri or settings.resolved_tracking_uri(), repo)
     if patch_out is not None:
-        write_atomic(patch_out, plan.patch)
+        _write_patch(patch_out, plan.patch)
     lines = plan_lines(plan, patch_out, markdown=output is OutputFormat.md)
     if output is not OutputFormat.json:
         typer.echo("\n".join(lines))
@@ -68,6 +67,17 @@ def reproduce(
 
 def _worktree_hint(plan: Plan) -> str:
     return str(plan.repo.parent / f"{plan.repo.name}-reproduce-{plan.run_id[:8]}")
+
+
+def _write_patch(path: Path, patch: str) -> None:
+    if path.is_dir():
+        raise CfgtrackError(f"--patch-out: {path} is a folder; name a file to write the patch to")
+    from cfgtrack.record.run_record import write_atomic
+
+    try:
+        write_atomic(path, patch)
+    except OSError as exc:
+        raise CfgtrackError(f"--patch-out: cannot write {path} ({exc.strerror or exc})") from None
 
 
 def plan_lines(plan: Plan, patch_out: Path | None, *, markdown: bool) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -245,18 +246,38 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
         raise CfgtrackError(
             f"run {run_id!r} not found in {tracking_uri}; list runs with `cfgtrack runs`"
         ) from None
-    try:
-        local = client.download_artifacts(run_id, RECORD_ARTIFACT)
-    except (MlflowException, OSError):
-        raise CfgtrackError(
-            f"run {run_id!r} has no {RECORD_ARTIFACT}: it was not recorded by cfgtrack"
-        ) from None
-    try:
-        record = json.loads(Path(local).read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise CfgtrackError(
-            f"run {run_id!r}: {RECORD_ARTIFACT} is not valid JSON ({exc})"
-        ) from None
-    if isinstance(record, dict) and (record.get("run") or {}).get("status") != "RUNNING":
+    with tempfile.TemporaryDirectory(prefix="cfgtrack-record-") as folder:  # leaves nothing
+        try:
+            local = client.download_artifacts(run_id, RECORD_ARTIFACT, folder)
+        except (MlflowException, OSError):
+            raise CfgtrackError(
+                f"run {run_id!r} has no {RECORD_ARTIFACT}: it was not recorded by cfgtrack"
+            ) from None
+        try:
+            record = json.loads(Path(local).read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise CfgtrackError(
+                f"run {run_id!r}: {RECORD_ARTIFACT} is not valid JSON ({exc})"
+            ) from None
+    damage = _record_damage(record)
+    if damage:
+        raise CfgtrackError(f"run {run_id!r}: {RECORD_ARTIFACT} is damaged ({damage})")
+    if record["run"].get("status") != "RUNNING":
         _RECORDS[(tracking_uri, run_id)] = record
     return record
+
+
+_RECORD_PARTS = {"run": dict, "config": dict, "git": dict, "environment": dict, "data": list}
+
+
+def _record_damage(record: Any) -> str | None:
+    """What makes ``record`` no run record every reader can use, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for part, kind in _RECORD_PARTS.items():
+        if not isinstance(record.get(part), kind):
+            return f"{part!r} is missing or not a JSON {'object' if kind is dict else 'list'}"
+    for part in ("resolved", "unresolved"):
+        if not isinstance(record["config"].get(part, {}), dict):
+            return f"config.{part} is not a JSON object"
+    return None
