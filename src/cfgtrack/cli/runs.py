@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from cfgtrack.cli.app import OutputFormat
+from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import load_settings
 
 
@@ -23,9 +24,8 @@ def runs(
         None, "--config-hash", help="Only runs whose config hash starts with this (hex)."
     ),
     env: str = typer.Option(None, "--env", help="Only runs of this env (the env group choice)."),
-    dirty: bool = typer.Option(
-        None, "--dirty/--clean", help="Only runs with (or without) uncommitted changes."
-    ),
+    dirty: bool = typer.Option(False, "--dirty", help="Only runs with uncommitted changes."),
+    clean: bool = typer.Option(False, "--clean", help="Only runs without uncommitted changes."),
     git_sha: str = typer.Option(None, "--git-sha", help="Only runs of commits with this prefix."),
     status: str = typer.Option(
         None, "--status", help="Only runs with this status (FINISHED, FAILED, KILLED, RUNNING)."
@@ -39,7 +39,10 @@ def runs(
     """List recent tracked runs: id, start, status, env, config hash, git sha, dirty."""
     from cfgtrack.tracking.runstore import RunFilter, list_runs
 
-    where = RunFilter(config_hash, env, dirty, git_sha, status, since_time(since))
+    if dirty and clean:
+        raise CfgtrackError("--dirty and --clean exclude each other; pass one of them")
+    state = True if dirty else False if clean else None
+    where = RunFilter(config_hash, env, state, git_sha, status, since_time(since))
     found = list_runs(_tracking_uri(tracking_uri), experiment, limit, where)
     if output is OutputFormat.json:
         typer.echo(json.dumps([run.to_dict() for run in found], indent=2))

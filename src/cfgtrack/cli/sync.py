@@ -23,7 +23,10 @@ PROGRESS_FROM = 5  # runs: fewer upload too fast for a progress bar to help
 
 TRACKING_URI = typer.Option(None, "--tracking-uri", help="Default: each run's own server.")
 SPOOL = typer.Option(
-    None, "--spool", help="Default: [tool.cfgtrack] spool_dir, else .cfgtrack/spool."
+    None,
+    "--spool",
+    file_okay=False,
+    help="Default: [tool.cfgtrack] spool_dir, else .cfgtrack/spool.",
 )
 DEAD_AFTER = typer.Option(
     None,
