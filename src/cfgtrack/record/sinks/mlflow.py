@@ -48,6 +48,9 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
     unlogged: dict[str, str] = {}
     for key, value in flatten(resolved).items():
         text = param_value(value)
+        if "\\" in key:  # escaped by ``flatten``: a key holding a dot met a nested path
+            unlogged[key] = "a key holding a dot that another key's path equals"
+            continue
         try:
             if len(key) > MAX_ENTITY_KEY_LENGTH:
                 raise MlflowException(f"key longer than {MAX_ENTITY_KEY_LENGTH} characters")
