@@ -14,6 +14,27 @@ from omegaconf._utils import get_yaml_loader
 from cfgtrack.errors import CfgtrackError
 
 
+def yaml_paths(root: Path, suffixes: tuple[str, ...] = (".yaml", ".yml")) -> list[Path]:
+    """The YAML files under ``root`` in a stable order. Linked folders are followed (config
+    groups are often links), but never into a folder that contains the link (a loop), so a
+    symlink loop ends the walk instead of making it endless or exponential."""
+    found: list[Path] = []
+    ancestors = {str(root): frozenset({os.path.realpath(root)})}
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        above = ancestors.pop(folder, frozenset())
+        kept = []
+        for name in sorted(dirs):
+            if name.startswith(".") or name == "__pycache__":
+                continue
+            real = os.path.realpath(os.path.join(folder, name))
+            if real not in above:
+                ancestors[os.path.join(folder, name)] = above | {real}
+                kept.append(name)
+        dirs[:] = kept
+        found.extend(Path(folder) / name for name in sorted(files) if name.endswith(suffixes))
+    return found
+
+
 class FolderFiles(Mapping[str, bytes]):
     """The ``.yaml`` files under a folder as a mapping, read on access."""
 
@@ -23,13 +44,10 @@ class FolderFiles(Mapping[str, bytes]):
 
     def _list(self) -> list[str]:
         if self._names is None:
-            names = []
-            for folder, dirs, files in os.walk(self._root, followlinks=True):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
-                relative = Path(folder).relative_to(self._root).as_posix()
-                prefix = "" if relative == "." else f"{relative}/"
-                names.extend(f"{prefix}{name}" for name in sorted(files) if name.endswith(".yaml"))
-            self._names = names
+            self._names = [
+                path.relative_to(self._root).as_posix()
+                for path in yaml_paths(self._root, (".yaml",))
+            ]
         return self._names
 
     def __getitem__(self, name: str) -> bytes:

@@ -128,13 +128,13 @@ def _config_folders(task: Callable[..., Any], config_path: Any, config_dir: Any)
 def _check_yaml(task: Callable[..., Any], config_path: Any, config_dir: Any) -> None:
     """Stop with one clear line (file, line, problem; exit 2) on malformed YAML, where Hydra
     would print a long traceback."""
-    from cfgtrack.config.yaml_files import parse_yaml
+    from cfgtrack.config.yaml_files import parse_yaml, yaml_paths
     from cfgtrack.errors import CfgtrackError
 
     for folder in _config_folders(task, config_path, config_dir):
         if not folder.is_dir():
             continue
-        for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
+        for path in yaml_paths(folder):
             try:
                 parse_yaml(path.read_bytes(), str(path))
             except CfgtrackError as exc:
