@@ -3,8 +3,8 @@
 Hydra's ``run_job`` catches ``Exception`` only: a task's ``SystemExit`` or ``KeyboardInterrupt``
 passes every job callback by, and the run would end FAILED at exit. ``@cfgtrack.track`` wraps
 its Hydra call; for apps that keep ``@hydra.main`` with ``TrackingCallback``, the callback wraps
-the task where Hydra calls it (``run_job``, looked up by name in the module that calls it, for
-single runs and for the basic launcher's sweeps). Either way: ``sys.exit(0)`` or ``sys.exit()``
+``run_job`` where Hydra calls it (looked up by name in the module that calls it, for single runs
+and for the basic launcher's sweeps). Either way: ``sys.exit(0)`` or ``sys.exit()``
 is FINISHED, another exit code FAILED, an interrupt KILLED.
 """
 
@@ -38,21 +38,14 @@ def true_status_on_exit() -> Iterator[None]:
         raise
 
 
-def _task_with_true_status(task: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(task)
-    def tracked_task(*args: Any, **kwargs: Any) -> Any:
-        with true_status_on_exit():
-            return task(*args, **kwargs)
-
-    return tracked_task
-
-
 def _wrapped(run_job: Callable[..., Any]) -> Callable[..., Any]:
+    """``run_job`` with the exit statuses above. Hydra's ``run_job`` itself catches the task's
+    ordinary exceptions, so this frame never shows in a failing task's traceback."""
+
     @functools.wraps(run_job)
     def run_job_with_exit_status(*args: Any, **kwargs: Any) -> Any:
-        if callable(kwargs.get("task_function")):
-            kwargs["task_function"] = _task_with_true_status(kwargs["task_function"])
-        return run_job(*args, **kwargs)
+        with true_status_on_exit():
+            return run_job(*args, **kwargs)
 
     run_job_with_exit_status.cfgtrack_wrapped = True  # type: ignore[attr-defined]
     return run_job_with_exit_status
