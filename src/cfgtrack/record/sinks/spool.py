@@ -30,6 +30,7 @@ from typing import Any
 
 from cfgtrack.record.run_record import finish_record, to_json, write_atomic
 from cfgtrack.record.sinks.files import FOLDER, final_views, read_record
+from cfgtrack.record.sinks.spool_schema import problem_of
 
 try:
     import fcntl
@@ -56,44 +57,6 @@ class SpoolError(Exception):
     def __init__(self, message: str, path: Path) -> None:
         super().__init__(message)
         self.path = path
-
-
-_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
-_FIELDS: dict[str, tuple[type | None, ...]] = {  # field -> the types it may have
-    "status": (str,),
-    "tracking_uri": (str,),
-    "experiment": (str,),
-    "run_name": (str,),
-    "role": (str, type(None)),
-    "start_ms": (int, type(None)),
-    "end_ms": (int, type(None)),
-    "tags": (dict,),
-    "params": (dict, type(None)),
-    "extra_tags": (dict, type(None)),
-    "data": (list,),
-    "parent": (dict, type(None)),
-    "output_dir": (str, type(None)),
-    "process": (dict, type(None)),
-}
-
-
-def _problem(meta: dict[str, Any], name: str) -> str | None:
-    """What makes ``meta`` unusable as the entry in folder ``name``, or None."""
-    if meta.get("local_id") != name:
-        return f"its local_id is not {name!r}"
-    for key, types in _FIELDS.items():
-        value = meta.get(key)
-        if not isinstance(value, types) or isinstance(value, bool):
-            return f"{key!r} is missing or not a {' or '.join(t.__name__ for t in types)}"
-    if meta["status"] not in _STATUSES:
-        return f"unknown status {meta['status']!r}"
-    for key in ("tags", "params", "extra_tags"):
-        if any(not isinstance(v, str) for v in (meta.get(key) or {}).values()):
-            return f"{key!r} holds a value that is not text"
-    process = meta.get("process") or {}
-    if not isinstance(process.get("host", ""), str) or not isinstance(process.get("pid", 0), int):
-        return "'process' is not a host and a pid"
-    return None
 
 
 class EntryBusy(Exception):
@@ -198,7 +161,7 @@ class SpoolEntry:
             raise SpoolError(f"{path / ENTRY}: cannot be read ({exc})", path) from None
         if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
             raise SpoolError(f"{path / ENTRY}: not a {SCHEMA} entry", path)
-        problem = _problem(meta, path.name)
+        problem = problem_of(meta, path.name)
         if problem:
             raise SpoolError(f"{path / ENTRY}: {problem}", path)
         return cls(path, meta)
