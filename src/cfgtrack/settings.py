@@ -180,6 +180,8 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
         raise CfgtrackError(f"{pyproject}: not UTF-8 text ({exc.reason}); fix the file") from None
     except tomllib.TOMLDecodeError as exc:
         raise CfgtrackError(f"{pyproject}: not valid TOML ({exc}); fix the file") from None
+    except RecursionError:
+        raise CfgtrackError(f"{pyproject}: nested too deeply to read; fix the file") from None
     tool = data.get("tool", {})
     table = tool.get("cfgtrack", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
@@ -227,6 +229,9 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
     return value
 
 
+MAX_SECONDS = 86400  # a wait or interval beyond a day is a typo, and overflows timers
+
+
 def _seconds(where: str, value: Any, positive: bool) -> float:
     """A number of seconds: ``>= 0``, or ``> 0`` when ``positive``; text from the environment."""
     seconds = None
@@ -235,9 +240,17 @@ def _seconds(where: str, value: Any, positive: bool) -> float:
             seconds = float(value)
         except ValueError:
             seconds = None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0 or (positive and not seconds):
+    if (
+        seconds is None
+        or not math.isfinite(seconds)
+        or not 0 <= seconds <= MAX_SECONDS
+        or (positive and not seconds)
+    ):
         bound = "greater than 0" if positive else "0 or more"
-        raise CfgtrackError(f"{where}: must be a number of seconds {bound}, got {value!r}")
+        raise CfgtrackError(
+            f"{where}: must be a number of seconds {bound} and at most {MAX_SECONDS} (a day), "
+            f"got {value!r}"
+        )
     return seconds
 
 

@@ -14,6 +14,7 @@ from cfgtrack.record.sinks.mlflow import split_params
 from cfgtrack.record.sinks.spool import SpoolEntry, list_entries
 from support.fuzzing import NASTY_KEYS, fuzz, odd_text
 from support.jobs import assert_whole_folder, job_config, omegaconf_trees, run_job
+from support.spool import spool_meta
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +102,7 @@ def test_spool_entries_read_back_as_written(
     status: str,
 ) -> None:
     spool = tmp_path_factory.mktemp("spool")
-    meta = {
-        "local_id": "f" * 32,
-        "role": "job",
-        "status": "RUNNING",
-        "tags": tags,
-        "params": params,
-    }
+    meta = spool_meta("f" * 32, tags=tags, params=params)
     SpoolEntry.create(spool, meta, artifacts)
     [entry], broken = list_entries(spool)
     assert broken == [] and entry.meta["tags"] == tags and entry.meta["params"] == params

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cfgtrack.record.heartbeat import Heartbeat
-from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG
+from cfgtrack.record.sinks.spool import HEARTBEAT_TAG
 from cfgtrack.tracking.mlflow_adapter import set_tag_now
 from support.faults import HangingServer
 from support.outages import (
@@ -25,6 +25,7 @@ from support.outages import (
     start_app,
     sync,
 )
+from support.spool import spool_meta
 
 
 def _gc(project, *args: str) -> tuple[int, dict]:
@@ -145,13 +146,7 @@ def test_last_beat_time_is_the_killed_runs_end(tmp_path: Path):
     """The spool's own view of a dead run: no process with its pid on this host."""
     from cfgtrack.record.sinks.spool import SpoolEntry
 
-    meta = {
-        "local_id": "a" * 32,
-        "status": "RUNNING",
-        "process": {"host": "some-other-host", "pid": 1},
-        "start_ms": 0,
-        "end_ms": None,
-    }
+    meta = spool_meta("a" * 32, process={"host": "some-other-host", "pid": 1})
     record = {
         "run": {"status": "RUNNING", "start_time": "2025-01-01T00:00:00+00:00", "local_id": "a"}
     }

@@ -33,6 +33,8 @@ class Quarter:
         match = _QUARTER.match(text)
         if not match:
             raise CfgtrackError(f"--quarter: {text!r} is not a quarter; write e.g. 2026Q4")
+        if not 1 <= int(match.group(1)) <= 9998:
+            raise CfgtrackError(f"--quarter: {text!r} is outside the years 1 to 9998")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

@@ -10,6 +10,10 @@ writable, the user cache folder):
   new commit walks one commit instead of the whole history.
 
 Entries are JSON compressed with zlib; a value JSON cannot hold is simply not cached.
+
+The cache only ever saves time: a damaged file or one of another schema is rebuilt, an entry that
+does not unpack is a miss, and a cache another process holds locked is not waited for (the walk
+goes on without it).
 """
 
 from __future__ import annotations
@@ -56,8 +60,39 @@ def _pack(payload: Any) -> bytes | None:
         return None
 
 
-def _unpack(blob: bytes) -> Any:
-    return json.loads(zlib.decompress(blob))
+def _unpack(blob: Any) -> Any:
+    """The entry, or None when it does not unpack (damaged: a miss, composed again)."""
+    try:
+        return json.loads(zlib.decompress(blob))
+    except (zlib.error, TypeError, ValueError, RecursionError):
+        return None
+
+
+LOCK_WAIT = 1.0  # seconds to wait for another process's write lock before going without
+_SCHEMA_PROBES = (
+    "SELECT key, data FROM composed LIMIT 1",
+    "SELECT key, tip, saved, data FROM checkpoints LIMIT 1",
+)
+
+
+def _guarded(default: Any) -> Any:
+    """A cache method that, on any SQLite error, switches the cache off and returns ``default``
+    (called when it is a type, so each call gets its own empty set)."""
+
+    def decorate(method: Any) -> Any:
+        def guarded(self: HistoryCache, *args: Any) -> Any:
+            fallback = default() if isinstance(default, type) else default
+            if self._db is None:
+                return fallback
+            try:
+                return method(self, *args)
+            except sqlite3.Error:
+                self._switch_off()
+                return fallback
+
+        return guarded
+
+    return decorate
 
 
 class HistoryCache:
@@ -66,14 +101,47 @@ class HistoryCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30)
-        self._db.execute("CREATE TABLE IF NOT EXISTS composed (key TEXT PRIMARY KEY, data BLOB)")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS checkpoints"
-            " (key TEXT, tip TEXT, saved REAL, data BLOB, PRIMARY KEY (key, tip))"
-        )
-        self._db.commit()
         self._pending: dict[str, bytes] = {}
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                self._db = self._rebuilt()
+        except sqlite3.DatabaseError:  # not a database, malformed: start afresh
+            self._db = self._rebuilt()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=LOCK_WAIT)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS composed (key TEXT PRIMARY KEY, data BLOB)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS checkpoints"
+                " (key TEXT, tip TEXT, saved REAL, data BLOB, PRIMARY KEY (key, tip))"
+            )
+            db.commit()
+            for probe in _SCHEMA_PROBES:  # another schema: "no such column"
+                db.execute(probe).fetchall()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _rebuilt(self) -> sqlite3.Connection | None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.path}{suffix}").unlink()
+        try:
+            return self._open()
+        except sqlite3.Error:
+            return None
+
+    def _switch_off(self) -> None:
+        db, self._db = self._db, None
+        self._pending.clear()
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
     @classmethod
     def for_repository(cls, repo_root: Path, *, create: bool = True) -> HistoryCache | None:
@@ -91,6 +159,7 @@ class HistoryCache:
                 continue
         return None
 
+    @_guarded(set)
     def known(self, keys: list[str]) -> set[str]:
         """Which of ``keys`` have a composed config cached (to size the work before a walk)."""
         found = {key for key in keys if key in self._pending}
@@ -101,31 +170,36 @@ class HistoryCache:
             found.update(row[0] for row in rows)
         return found
 
+    @_guarded(None)
     def composed(self, key: str) -> Any | None:
         if key in self._pending:
             return _unpack(self._pending[key])
         row = self._db.execute("SELECT data FROM composed WHERE key = ?", (key,)).fetchone()
-        return _unpack(row[0]) if row else None
+        payload = _unpack(row[0]) if row else None
+        return payload if isinstance(payload, dict) else None
 
     def store_composed(self, key: str, payload: Any) -> None:
         """Remember a composed config; written in one transaction at ``flush``."""
         packed = _pack(payload)
-        if packed is not None:
+        if packed is not None and self._db is not None:
             self._pending[key] = packed
             if len(self._pending) >= 256:
                 self.flush()
 
+    @_guarded(list)
     def checkpoint_tips(self, key: str) -> list[str]:
         """The commits at which timelines saved under ``key`` end."""
         rows = self._db.execute("SELECT tip FROM checkpoints WHERE key = ?", (key,)).fetchall()
         return [row[0] for row in rows]
 
+    @_guarded(None)
     def checkpoint(self, key: str, tip: str) -> Any | None:
         row = self._db.execute(
             "SELECT data FROM checkpoints WHERE key = ? AND tip = ?", (key, tip)
         ).fetchone()
         return _unpack(row[0]) if row else None
 
+    @_guarded(None)
     def store_checkpoint(self, key: str, tip: str, payload: Any) -> None:
         """Save a timeline ending at ``tip``; the newest few per key are kept (one per branch)."""
         packed = _pack(payload)
@@ -143,6 +217,7 @@ class HistoryCache:
         )
         self._db.commit()
 
+    @_guarded(None)
     def flush(self) -> None:
         if self._pending:
             self._db.executemany(
@@ -153,6 +228,7 @@ class HistoryCache:
             self._pending.clear()
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):  # an unwritable cache costs speed, not results
-            self.flush()
-        self._db.close()
+        self.flush()  # an unwritable cache costs speed, not results
+        if self._db is not None:
+            self._db.close()
+            self._db = None

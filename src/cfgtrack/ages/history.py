@@ -8,7 +8,12 @@ from pathlib import Path
 
 from cfgtrack.ages.cache import HistoryCache
 from cfgtrack.ages.model import CONFIG_SUFFIX, Composition, History
-from cfgtrack.ages.timeline import Timeline, checkpoint_key, restore_checkpoint
+from cfgtrack.ages.timeline import (
+    DAMAGED_CHECKPOINT,
+    Timeline,
+    checkpoint_key,
+    restore_checkpoint,
+)
 from cfgtrack.ages.walk import walk
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import objects_for, resolve_commit
@@ -60,7 +65,7 @@ def load_histories(
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
     cache = HistoryCache.for_repository(repo_root) if use_cache else None
     try:
-        return walk(
+        histories = walk(
             repo_root,
             folder,
             settings.config_name,
@@ -75,6 +80,27 @@ def load_histories(
     finally:
         if cache is not None:
             cache.close()
+    for history in histories:
+        _composed_somewhere(history, settings)
+    return histories
+
+
+def _composed_somewhere(history: History, settings: Settings) -> None:
+    """A history in which no commit composed ages nothing: a wrong ``-o``, config name or env
+    is an input error (exit 2), never "0 stale"."""
+    if history.changes or (history.walked and not history.skipped):
+        return  # (a config that is empty at every commit has no changes either)
+    where = f"env {history.env}" if history.env else "the default composition"
+    if not history.skipped:
+        raise CfgtrackError(
+            f"no commit has a config named {settings.config_name!r} in {settings.config_dir}; "
+            "check config_name and config_dir"
+        )
+    reason = history.skipped[-1].error.strip().splitlines()[0] if history.skipped[-1].error else ""
+    raise CfgtrackError(
+        f"{settings.config_name!r} does not compose for {where} at any of the "
+        f"{len(history.skipped)} commits walked: {reason}"
+    )
 
 
 def cached_history(
@@ -96,5 +122,8 @@ def cached_history(
     if saved is None:
         return None
     timeline = Timeline(History(composition, head), start=0)
-    restore_checkpoint(timeline, saved, 0)
+    try:
+        restore_checkpoint(timeline, saved, 0)
+    except DAMAGED_CHECKPOINT:
+        return None
     return timeline.history

@@ -79,7 +79,11 @@ def load_reviews(path: Path) -> list[Review]:
     """Every review in ``path`` (none when the file does not exist yet)."""
     if not path.is_file():
         return []
-    entries = parse_yaml(path.read_bytes(), str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CfgtrackError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    entries = parse_yaml(data, str(path))
     if entries is None:
         return []
     if not isinstance(entries, list):

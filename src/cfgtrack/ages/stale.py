@@ -70,11 +70,15 @@ def parse_since(text: str, as_of: datetime) -> datetime:
         return parse_when(text, option="--since")
     except CfgtrackError:
         try:
-            return as_of - parse_duration(text)
+            duration = parse_duration(text)
         except CfgtrackError:
             raise CfgtrackError(
                 f"--since: {text!r} is neither a date (2025-01-01) nor a duration (2y, 730d)"
             ) from None
+        try:
+            return as_of - duration
+        except OverflowError:
+            raise CfgtrackError(f"--since: {text!r} reaches back before the year 1") from None
 
 
 def _status(

@@ -101,7 +101,12 @@ def save_checkpoint(timeline: Timeline, shallow: bool) -> dict[str, Any]:
     }
 
 
+DAMAGED_CHECKPOINT = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
 def restore_checkpoint(timeline: Timeline, saved: dict[str, Any], start: int) -> None:
+    """Continue ``timeline`` from a saved checkpoint; one of ``DAMAGED_CHECKPOINT`` when the
+    checkpoint is not one (the caller then walks from the start)."""
     commits = {
         sha: CommitInfo(sha, datetime.fromisoformat(date), author, email, subject)
         for sha, (date, author, email, subject) in saved["commits"].items()
@@ -132,7 +137,7 @@ def resume_points(
     for key in keys:
         tips = [position[tip] for tip in cache.checkpoint_tips(key) if tip in position]
         saved = cache.checkpoint(key, log[min(tips)].sha) if tips else None
-        usable = saved is not None and saved["shallow"] == shallow
+        usable = isinstance(saved, dict) and saved.get("shallow") == shallow
         points.append((min(tips), saved) if usable else None)
     return points
 

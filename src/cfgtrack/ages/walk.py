@@ -38,6 +38,7 @@ from cfgtrack.ages.parallel import (
     worker_pool,
 )
 from cfgtrack.ages.timeline import (
+    DAMAGED_CHECKPOINT,
     Fingerprint,
     Timeline,
     checkpoint_key,
@@ -245,8 +246,12 @@ def walk(
         timeline = Timeline(history, start=len(locations))
         if point is not None and point[0] < len(locations):
             index, saved = point
-            if saved["location"] and Location(*saved["location"]) == locations[index]:
-                restore_checkpoint(timeline, saved, index)
+            try:
+                if saved["location"] and Location(*saved["location"]) == locations[index]:
+                    restore_checkpoint(timeline, saved, index)
+            except DAMAGED_CHECKPOINT:  # walk this composition from the start
+                history = History(composition, head, walked=len(locations), cut=cut)
+                timeline = Timeline(history, start=len(locations))
         timelines.append(timeline)
     _Walk(repo_root, log, cache, workers, on_progress).run(timelines, locations)
     if resumable:

@@ -49,7 +49,10 @@ SINCE = typer.Option(
     help="Read only commits after this date or duration (ages become lower bounds).",
 )
 SPOOL = typer.Option(
-    None, "--spool", help="Default: [tool.cfgtrack] spool_dir, else .cfgtrack/spool."
+    None,
+    "--spool",
+    file_okay=False,
+    help="Default: [tool.cfgtrack] spool_dir, else .cfgtrack/spool.",
 )
 DEAD_AFTER = typer.Option(
     None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cfgtrack.cli.options import EXPERIMENT, FORMAT, TRACKING_URI, OutputFormat, finish
+from cfgtrack.errors import CfgtrackError
 
 
 def runs(
@@ -14,9 +15,8 @@ def runs(
         None, "--config-hash", help="Only runs whose config hash starts with this (hex)."
     ),
     env: str = typer.Option(None, "--env", help="Only runs of this env (the env group choice)."),
-    dirty: bool = typer.Option(
-        None, "--dirty/--clean", help="Only runs with (or without) uncommitted changes."
-    ),
+    dirty: bool = typer.Option(False, "--dirty", help="Only runs with uncommitted changes."),
+    clean: bool = typer.Option(False, "--clean", help="Only runs without uncommitted changes."),
     git_sha: str = typer.Option(None, "--git-sha", help="Only runs of commits with this prefix."),
     status: str = typer.Option(
         None, "--status", help="Only runs with this status (FINISHED, FAILED, KILLED, RUNNING)."
@@ -31,12 +31,14 @@ def runs(
     from cfgtrack.render.runs import render_runs
     from cfgtrack.verbs.runs import runs as list_runs
 
+    if dirty and clean:
+        raise CfgtrackError("--dirty and --clean exclude each other; pass one of them")
     result = list_runs(
         experiment=experiment,
         limit=limit,
         config_hash=config_hash,
         env=env,
-        dirty=dirty,
+        dirty=True if dirty else False if clean else None,
         git_sha=git_sha,
         status=status,
         since=since,

@@ -31,7 +31,11 @@ def sync(
     spool: Path = SPOOL,
     dead_after: str = DEAD_AFTER,
     timeout: float = typer.Option(
-        30.0, "--timeout", min=0.1, help="Seconds one request to the server may take."
+        30.0,
+        "--timeout",
+        min=0.1,
+        max=86400.0,
+        help="Seconds one request to the server may take (at most a day).",
     ),
     output: OutputFormat = FORMAT,
 ) -> None:

@@ -84,14 +84,14 @@ def load_documented(path: Path) -> list[DocumentedDifference]:
     """Every entry of the documented-differences file; an empty list when there is no file."""
     if not path.is_file():
         return []
-    import yaml
-
-    from cfgtrack.config.yaml_files import load_yaml
+    from cfgtrack.config.yaml_files import parse_yaml
 
     shown = str(path)
-    data = load_yaml(
-        path.read_bytes(), shown, lambda raw: yaml.load(raw.decode("utf-8"), Loader=_loader())
-    )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CfgtrackError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    data = parse_yaml(raw, shown, loader=_loader())
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("pairs", []), list):

@@ -19,35 +19,53 @@ def is_scalar(value: Any) -> bool:
     return not isinstance(value, (Mapping, list, tuple))
 
 
-def _items(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+def _items(value: Any, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(key segments, leaf value)`` of every leaf under ``value``."""
     if isinstance(value, Mapping):
         if not value:
             yield prefix, {}
             return
         for key, child in value.items():
-            path = f"{prefix}{SEPARATOR}{key}" if prefix else str(key)
-            yield from _items(child, path)
+            yield from _items(child, (*prefix, str(key)))
     elif isinstance(value, (list, tuple)):
         if all(is_scalar(item) for item in value):
             yield prefix, list(value)
             return
         for index, child in enumerate(value):
-            path = f"{prefix}{SEPARATOR}{index}" if prefix else str(index)
-            yield from _items(child, path)
+            yield from _items(child, (*prefix, str(index)))
     else:
         yield prefix, value
+
+
+def escaped(segments: Sequence[str]) -> str:
+    """A key path whose segments may hold the separator themselves: ``x\\.y`` is the key
+    ``"x.y"``, ``x.y`` is ``y`` under ``x``."""
+    return SEPARATOR.join(
+        segment.replace("\\", "\\\\").replace(SEPARATOR, f"\\{SEPARATOR}") for segment in segments
+    )
 
 
 def flatten(tree: Mapping[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """Flatten a plain nested mapping to ``{key path: leaf value}``, in document order.
 
-    ``drop`` names top-level keys to leave out (for example ``("hydra",)``).
+    ``drop`` names top-level keys to leave out (for example ``("hydra",)``). A key that holds
+    the separator itself (``"x.y": 2``) keeps its plain path unless another leaf has that path
+    too (``x: {y: 1}``): then it is written escaped (``x\\.y``), so no value is ever lost to
+    a collision. (MLflow rejects the backslash: such a key is listed as unlogged, with a note.)
     """
-    flat: dict[str, Any] = {}
+    leaves: list[tuple[tuple[str, ...], Any]] = []
     for key, value in tree.items():
         if key in drop:
             continue
-        flat.update(_items(value, str(key)))
+        leaves.extend(_items(value, (str(key),)))
+    plain = [SEPARATOR.join(segments) for segments, _ in leaves]
+    taken: dict[str, int] = {}
+    for path in plain:
+        taken[path] = taken.get(path, 0) + 1
+    flat: dict[str, Any] = {}
+    for (segments, value), path in zip(leaves, plain, strict=True):
+        dotted = any(SEPARATOR in segment for segment in segments)
+        flat[escaped(segments) if dotted and taken[path] > 1 else path] = value
     return flat
 
 

@@ -22,6 +22,7 @@ from cfgtrack.record.delivery import ParentRef
 from cfgtrack.record.hydra_files import redact_hydra_files
 from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.record.strict import enforce as enforce_strict
+from cfgtrack.record.task_exit import install as install_task_exit
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 
@@ -36,6 +37,7 @@ class TrackingCallback(Callback):
         enabled: bool | None = None,
         strict: bool | None = None,
     ) -> None:
+        install_task_exit()  # Hydra builds its callbacks before it calls the task
         self.options = TrackOptions(
             experiment=experiment, data=data or (), enabled=enabled, strict=strict
         )

@@ -12,12 +12,11 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cfgtrack.record.session import end_open_jobs
+from cfgtrack.record.task_exit import true_status_on_exit
 
 CALLBACK_KEY = "cfgtrack"
 _UNSPECIFIED: Any = object()
@@ -61,21 +60,6 @@ def _data_literal(data: Any) -> Any:
     return [str(item) for item in data]
 
 
-@contextmanager
-def _true_status_on_exit() -> Iterator[None]:
-    """Give the run its true status when the task ends by interrupt or ``sys.exit``, which
-    Hydra's job callbacks never see. Wrapping the Hydra call, not the task, keeps the task's
-    tracebacks exactly as ``hydra.main`` shows them."""
-    try:
-        yield
-    except KeyboardInterrupt as exc:
-        end_open_jobs("KILLED", exc)
-        raise
-    except SystemExit as exc:
-        end_open_jobs("FINISHED" if exc.code in (None, 0) else "FAILED", exc)
-        raise
-
-
 def track(
     config_path: str | None = _UNSPECIFIED,
     config_name: str | None = None,
@@ -115,7 +99,7 @@ def track(
                 return task(_get_rerun_conf(args.experimental_rerun, args.overrides))
             _check_yaml(task, args.config_path or resolved_path, args.config_dir)
             args.overrides = [*args.overrides, override]
-            with _true_status_on_exit():
+            with true_status_on_exit():
                 _run_hydra(
                     args=args,
                     args_parser=args_parser,
@@ -144,13 +128,13 @@ def _config_folders(task: Callable[..., Any], config_path: Any, config_dir: Any)
 def _check_yaml(task: Callable[..., Any], config_path: Any, config_dir: Any) -> None:
     """Stop with one clear line (file, line, problem; exit 2) on malformed YAML, where Hydra
     would print a long traceback."""
-    from cfgtrack.config.yaml_files import parse_yaml
+    from cfgtrack.config.yaml_files import parse_yaml, yaml_paths
     from cfgtrack.errors import CfgtrackError
 
     for folder in _config_folders(task, config_path, config_dir):
         if not folder.is_dir():
             continue
-        for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
+        for path in yaml_paths(folder):
             try:
                 parse_yaml(path.read_bytes(), str(path))
             except CfgtrackError as exc:

@@ -27,7 +27,14 @@ from typing import Any
 from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.heartbeat import Heartbeat
 from cfgtrack.record.run_record import now_iso
-from cfgtrack.record.sinks.spool import SpoolEntry, list_entries, millis
+from cfgtrack.record.sinks.spool import (
+    HEARTBEAT_INTERVAL_TAG,
+    HEARTBEAT_TAG,
+    LOCAL_ID_TAG,
+    SpoolEntry,
+    list_entries,
+    millis,
+)
 from cfgtrack.record.sync import Gate, address_of, mirror_to_output_dir, push
 from cfgtrack.settings import Settings
 from cfgtrack.tracking.bounded import Background, bounded_http, call_within, describe, is_remote
@@ -52,7 +59,7 @@ class RunPlan:
 
     run_name: str
     tags: dict[str, str]
-    params: dict[str, str]
+    params: dict[str, str] | None  # None: not split yet (see ``Delivery.spool``)
     extra_tags: dict[str, str]
     data: list[dict[str, Any]]
     files: dict[str, str]
@@ -110,13 +117,33 @@ class Delivery:
             return None
         return address_of(self.tracking_uri, self.experiment, self.run)
 
-    def open(self, plan: RunPlan, active: bool) -> dict[str, Any] | None:
-        """Spool the run, then push it to MLflow within the time bound. ``active`` makes it the
-        task's fluent active run. Returns ``address()``."""
+    def spool(self, plan: RunPlan) -> SpoolEntry:
+        """Write the run's spool entry, before the output folder and before MLflow is imported:
+        from here on a killed run is one ``gc`` and ``sync`` find. Its params may follow in
+        ``open``; an upload of an entry without them derives them from its record."""
+        self.entry = self._spool(plan)
+        return self.entry
+
+    def add_files(self, files: dict[str, str]) -> None:
+        """More ``cfgtrack/`` files for the spooled run."""
+        self.entry.write_files(files)
+
+    def open(
+        self, params: dict[str, str] | None, extra_tags: dict[str, str], active: bool
+    ) -> dict[str, Any] | None:
+        """Complete the spooled run (params, MLflow's context tags), then push it to MLflow
+        within the time bound. ``active`` makes it the task's fluent active run. Returns
+        ``address()``."""
         import mlflow
 
+        from cfgtrack.tracking.mlflow_adapter import context_tags
+
         mlflow.set_tracking_uri(self.tracking_uri)  # the task's own MLflow calls go there too
-        self.entry = self._spool(plan)
+        entry = self.entry
+        entry.meta.update(
+            tags=context_tags(entry.meta["tags"]), params=params, extra_tags=extra_tags
+        )
+        entry.save()
         if not self._offline():
             self._start()
         if self.online and active:
@@ -141,7 +168,10 @@ class Delivery:
         entry = self.entry
         if entry is None:
             return
-        entry.finish(status, end_time, files)
+        try:
+            entry.finish(status, end_time, files)
+        except OSError as exc:  # the spool's disk is full: the end goes on from another one
+            entry = self.entry = self._elsewhere(entry, exc, files)
         late = self.pending is not None
         if late:  # the start went on while the task ran: wait for it now
             job, gate = self.pending
@@ -150,7 +180,7 @@ class Delivery:
             self._settle(job, gate, ending=True)
         if not self.online:
             return
-        from cfgtrack.record.sinks.spool import EntryBusy
+        from cfgtrack.record.sinks.spool import EntryBusy, EntryGone
 
         gate = Gate()
         try:
@@ -160,8 +190,8 @@ class Delivery:
                 if late:  # the output folder's record never learned the run's address
                     mirror_to_output_dir(entry)
                 entry.remove()
-        except EntryBusy:
-            return  # a `cfgtrack sync` is uploading it right now
+        except (EntryBusy, EntryGone):
+            return  # a `cfgtrack sync` is uploading it right now, or did
         except Exception as exc:
             gate.cancel()
             self._went_offline(exc, ending=True)
@@ -283,17 +313,28 @@ class Delivery:
             )
             return SpoolEntry.create(fallback, meta, plan.files)
 
-    def _tags(self, tags: dict[str, str]) -> dict[str, str]:
-        """The run's tags at creation: the plan's, its local id, its first heartbeat, and MLflow's
-        own context (user, source, git), resolved here so a later upload carries the same."""
-        from cfgtrack.record.sinks.mlflow import HEARTBEAT_INTERVAL_TAG, HEARTBEAT_TAG, LOCAL_ID_TAG
-        from cfgtrack.tracking.mlflow_adapter import context_tags
+    def _elsewhere(self, entry: SpoolEntry, exc: OSError, files: dict[str, str]) -> SpoolEntry:
+        """The ended run's entry moved to a temporary spool, when its own cannot be written."""
+        fallback = Path(tempfile.mkdtemp(prefix="cfgtrack-spool-"))
+        moved = entry.moved_to(fallback, files)
+        log.warning(
+            "cfgtrack: cannot write the end of the run to the spool %s (%s); it is in %s "
+            "until it reaches MLflow",
+            entry.path.parent,
+            exc,
+            fallback,
+        )
+        return moved
 
+    def _tags(self, tags: dict[str, str]) -> dict[str, str]:
+        """The run's tags at creation: the plan's, its local id and its first heartbeat.
+        MLflow's own context (user, source, git) joins them in ``open``, resolved here so a
+        later upload carries the same."""
         tags = {**tags, LOCAL_ID_TAG: self.local_id}
         if self.settings.heartbeat_interval > 0:
             tags[HEARTBEAT_TAG] = self.record_run["start_time"]
             tags[HEARTBEAT_INTERVAL_TAG] = f"{self.settings.heartbeat_interval:g}"
-        return context_tags(tags)
+        return tags
 
     def _sync_command(self) -> str:
         spool = self.entry.path.parent
@@ -336,7 +377,6 @@ class Delivery:
     def _beat(self) -> None:
         self.entry.beat()
         if self.online and self.run is not None:
-            from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG
             from cfgtrack.tracking.mlflow_adapter import set_tag_now
 
             timeout = min(self.settings.heartbeat_interval, self.settings.tracking_timeout)

@@ -68,7 +68,7 @@ def _seconds(iso: str) -> float | None:
 
 
 def _threshold(run: Any, dead_after: float) -> float:
-    from cfgtrack.record.sinks.mlflow import HEARTBEAT_INTERVAL_TAG
+    from cfgtrack.record.sinks.spool import HEARTBEAT_INTERVAL_TAG
 
     try:
         interval = float(run.data.tags.get(HEARTBEAT_INTERVAL_TAG, "0"))
@@ -82,7 +82,7 @@ def find_dead_runs(
 ) -> list[DeadRun]:
     """RUNNING runs whose heartbeat is older than ``dead_after`` seconds (or three of their
     own heartbeat intervals, when that is longer)."""
-    from cfgtrack.record.sinks.mlflow import HEARTBEAT_TAG
+    from cfgtrack.record.sinks.spool import HEARTBEAT_TAG
     from cfgtrack.tracking.runstore import experiments_by_id, search
 
     experiments = experiments_by_id(tracking_uri, experiment)

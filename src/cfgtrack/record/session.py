@@ -166,18 +166,11 @@ class Session:
         )
         return settings
 
-    def _deliver(
-        self,
-        settings: Settings,
-        config: DictConfig,
-        tags: dict[str, str],
-        params: dict[str, str],
-        extra_tags: dict[str, str],
-        views: dict[str, str],
-        active: bool,
+    def _spool_first(
+        self, settings: Settings, config: DictConfig, tags: dict[str, str], views: dict[str, str]
     ) -> None:
-        """Send the run to MLflow through the spool (see ``cfgtrack.delivery``); the record
-        learns the run's MLflow address when it got there."""
+        """Put the run in the spool before anything else is written, so a run killed at any
+        later moment is one ``gc`` and ``sync`` can see (see ``cfgtrack.delivery``)."""
         record = self.record
         experiment = (
             self.options.experiment
@@ -185,17 +178,23 @@ class Session:
             or _config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
             or "Default"
         )
-        plan = RunPlan(run_name(record), tags, params, extra_tags, record["data"], views)
-        self.delivery = Delivery(
+        plan = RunPlan(run_name(record), tags, None, {}, record["data"], views)
+        delivery = Delivery(
             settings, settings.resolved_tracking_uri(), experiment, record, self.parent
         )
-        address = self.delivery.open(plan, active)
+        delivery.spool(plan)
+        self.delivery = delivery
+
+    def _deliver(self, params: dict[str, str] | None, extra: dict[str, str], active: bool) -> None:
+        """Send the spooled run to MLflow; the record learns the run's MLflow address when it
+        got there."""
+        address = self.delivery.open(params, extra, active)
         if address is not None:
-            record["run"]["mlflow"] = {
+            self.record["run"]["mlflow"] = {
                 **address,
                 "tracking_uri": self.redactor.text(address["tracking_uri"]),
             }
-            files.write_folder(self.folder, {files.RECORD: files.to_json(record)})
+            files.write_folder(self.folder, {files.RECORD: files.to_json(self.record)})
 
     def _register(self) -> None:
         with _STATE.lock:
@@ -259,29 +258,30 @@ class JobSession(Session):
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
         views = files.views(self.record, self.patch)
+        if self.mlflow_enabled:
+            try:
+                self._spool_first(settings, config, run_tags(self.record, settings), views)
+            except Exception as exc:
+                _warn("writing the spool", exc)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:
             _warn("writing the run folder", exc)
-        if not self.mlflow_enabled:
+        if self.delivery is None:
             return
         try:
-            self._log_to_mlflow(settings, config, views)
+            self._log_to_mlflow()
         except Exception as exc:
             _warn("logging to MLflow", exc)
 
-    def _log_to_mlflow(self, settings: Settings, config: DictConfig, views: dict[str, str]) -> None:
-        from cfgtrack.record.sinks.mlflow import split_params, unlogged_note
+    def _log_to_mlflow(self) -> None:
+        from cfgtrack.record.sinks.mlflow import params_of
 
-        record = self.record
-        params, unlogged = split_params(record["config"]["resolved"])
-        extra_tags = {}
+        params, extra_tags, unlogged = params_of(self.record["config"]["resolved"])
         if unlogged:
-            extra_tags["cfgtrack.unlogged_params"] = unlogged_note(unlogged)
-            views = {**views, files.UNLOGGED: files.to_json(unlogged)}
-            files.write_folder(self.folder, {files.UNLOGGED: views[files.UNLOGGED]})
-        tags = run_tags(record, settings)
-        self._deliver(settings, config, tags, params, extra_tags, views, active=True)
+            files.write_folder(self.folder, {files.UNLOGGED: unlogged})
+            self.delivery.add_files({files.UNLOGGED: unlogged})
+        self._deliver(params, extra_tags, active=True)
 
 
 class SweepSession(Session):
@@ -310,20 +310,24 @@ class SweepSession(Session):
         self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
         self._register()
         views = files.views(self.record, self.patch)
+        if self.mlflow_enabled:
+            tags = run_tags(self.record, settings)
+            tags["cfgtrack.sweep"] = "true"
+            tags.pop("cfgtrack.config_hash", None)
+            try:
+                self._spool_first(settings, config, tags, views)
+            except Exception as exc:
+                _warn("writing the sweep's spool entry", exc)
         try:
             files.write_folder(self.folder, views)
         except Exception as exc:
             _warn("writing the sweep folder", exc)
-        if not self.mlflow_enabled:
+        if self.delivery is None:
             return None
         try:
-            tags = run_tags(self.record, settings)
-            tags["cfgtrack.sweep"] = "true"
-            tags.pop("cfgtrack.config_hash", None)
-            self._deliver(settings, config, tags, {}, {}, views, active=False)
+            self._deliver({}, {}, active=False)
         except Exception as exc:
-            _warn("starting the sweep's MLflow run", exc)
-            return None
+            _warn("starting the sweep's MLflow run", exc)  # its jobs then wait in the spool too
         return ParentRef(self.record["run"]["local_id"], self.delivery.run_id)
 
     def children_failed(self) -> bool:

@@ -19,8 +19,15 @@ from typing import Any
 
 from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.run_record import to_json, write_atomic
-from cfgtrack.record.sinks.files import FOLDER
-from cfgtrack.record.sinks.spool import RECORD, EntryBusy, SpoolEntry, list_entries
+from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.record.sinks.spool import (
+    RECORD,
+    EntryBusy,
+    EntryGone,
+    SpoolEntry,
+    list_entries,
+    set_aside,
+)
 from cfgtrack.tracking.bounded import describe, is_unreachable
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -77,12 +84,14 @@ def push(entry: SpoolEntry, target: Any, gate: Gate | None = None) -> Any:
     """Write what ``target`` (an ``MlflowRun`` of the entry's experiment) lacks of ``entry``;
     the MLflow run."""
     meta = entry.meta
+    if meta.get("params") is None:
+        _derive_params(entry)
     progress = entry.progress(target.tracking_uri)
     run = _the_run(entry, target, progress, gate)
     _record_address(entry, address_of(target.tracking_uri, target.experiment, run))
     if not progress.get("params"):
         _go_on(gate)
-        target.log_params_and_tags(meta["params"], meta["extra_tags"])
+        target.log_params_and_tags(meta["params"], meta.get("extra_tags") or {})
         _done(entry, progress, params=True)
     if not progress.get("datasets"):
         _go_on(gate)
@@ -100,6 +109,19 @@ def push(entry: SpoolEntry, target: Any, gate: Gate | None = None) -> Any:
         target.end(entry.status, meta.get("end_ms"))
         _done(entry, progress, ended=ended)
     return run
+
+
+def _derive_params(entry: SpoolEntry) -> None:
+    """Params of a run killed before it split them: from its spooled record, as it would have.
+    (MLflow's context tags are the run process's own, so such a run goes without them.)"""
+    from cfgtrack.record.sinks.mlflow import params_of
+
+    record = entry.record() or {}
+    params, extra_tags, unlogged = params_of((record.get("config") or {}).get("resolved") or {})
+    if unlogged:
+        entry.write_files({UNLOGGED: unlogged})
+    entry.meta.update(params=params, extra_tags=extra_tags)
+    entry.save()
 
 
 def _done(entry: SpoolEntry, progress: dict[str, Any], **steps: Any) -> None:
@@ -168,8 +190,12 @@ def mirror_to_output_dir(entry: SpoolEntry) -> None:
         current = json.loads(local.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    if current.get("run", {}).get("local_id") == entry.local_id:
-        write_atomic(local, to_json(record))
+    run = current.get("run") if isinstance(current, dict) else None
+    if not isinstance(run, dict) or run.get("local_id") != entry.local_id:
+        return
+    if run.get("status") != "RUNNING" and run.get("status") != record["run"].get("status"):
+        return  # an end the output folder knows stands (see ``SpoolEntry.mark_killed``)
+    write_atomic(local, to_json(record))
 
 
 @dataclass
@@ -218,7 +244,7 @@ def sync_spool(
     A run still recording is left alone; after a server proved unreachable, its other runs
     are not tried."""
     entries, broken = list_entries(spool)
-    result = SyncResult(broken=[str(error) for error in broken])
+    result = SyncResult(broken=[set_aside(error) for error in broken])
     result.killed = mark_dead(entries, dead_after)
     unreachable: dict[str, str] = {}
     targets: dict[tuple[str, str], Any] = {}
@@ -235,6 +261,8 @@ def sync_spool(
                 run = push(entry, _target(targets, uri, entry.meta["experiment"]))
                 mirror_to_output_dir(entry)
                 entry.remove()
+        except EntryGone:
+            continue  # another sync uploaded it
         except EntryBusy:
             result.running.append(entry.local_id)
         except Exception as exc:
@@ -268,10 +296,13 @@ def mark_dead(entries: list[SpoolEntry], dead_after: float) -> list[str]:
             continue
         try:
             with entry.locked():
-                entry.mark_killed()
-        except EntryBusy:
+                if entry.status != "RUNNING":
+                    continue  # another sync ended it
+                status = entry.mark_killed()
+        except (EntryBusy, EntryGone):
             continue
-        killed.append(entry.local_id)
+        if status == "KILLED":
+            killed.append(entry.local_id)
     return killed
 
 

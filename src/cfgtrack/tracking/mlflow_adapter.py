@@ -7,7 +7,9 @@ without another server call), and one bounded HTTP request.
 
 from __future__ import annotations
 
-from mlflow.entities import Run
+from typing import Any
+
+from mlflow.entities import Param, Run
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import (
     MAX_ENTITY_KEY_LENGTH,
@@ -26,7 +28,9 @@ __all__ = [
     "MAX_TAG_VAL_LENGTH",
     "activate",
     "context_tags",
+    "database_store",
     "deactivate",
+    "log_params_in_place",
     "set_tag_now",
     "validate_param_name",
 ]
@@ -78,3 +82,16 @@ def set_tag_now(tracking_uri: str, run_id: str, key: str, value: str, timeout: f
         json={"run_id": run_id, "key": key, "value": value},
     )
     verify_rest_response(response, endpoint)
+
+
+def database_store(client: MlflowClient) -> Any:
+    """MLflow's SQLAlchemy store behind ``client``, when it writes a database in place."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    return store if isinstance(store, SqlAlchemyStore) else None
+
+
+def log_params_in_place(store: Any, run_id: str, params: list[Param]) -> None:
+    """What the store's ``log_batch`` does with params, without its 100-per-request limit."""
+    store._log_params(run_id, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,15 +105,32 @@ def run_status(text: str) -> str:
 
 
 def reading(tracking_uri: str) -> Any:
-    """The client for a store that must already exist: reading never creates an empty SQLite
-    store where a mistyped or unset tracking URI points."""
-    prefix = "sqlite:///"
-    if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
+    """The client for a store that must already exist, once it proved readable within
+    ``tracking_timeout`` (see ``cfgtrack.tracking.reachable``); reading never creates a store."""
+    from cfgtrack.tracking.reachable import check_readable
+
+    check_readable(tracking_uri, _read_timeout())
+    client = client_for(tracking_uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # MLflow's and its database driver's errors have no common base
+        from cfgtrack.tracking.bounded import describe
+
         raise CfgtrackError(
-            f"no MLflow store at {tracking_uri[len(prefix) :]}; set MLFLOW_TRACKING_URI, "
-            "--tracking-uri or tracking_uri in [tool.cfgtrack]"
-        )
-    return client_for(tracking_uri)
+            f"cannot read the MLflow store at {tracking_uri}: {describe(exc)}"
+        ) from None
+    return client
+
+
+def _read_timeout() -> float:
+    """``tracking_timeout`` of the project here (its default when the settings are unreadable:
+    the command reports those where it reads them)."""
+    from cfgtrack.settings import Settings, load_settings
+
+    try:
+        return load_settings().tracking_timeout
+    except CfgtrackError:
+        return Settings.tracking_timeout
 
 
 @functools.cache
@@ -268,19 +286,23 @@ def load_record(tracking_uri: str, run_id: str) -> dict[str, Any]:
         raise CfgtrackError(
             f"run {run_id!r} not found in {tracking_uri}; list runs with `cfgtrack runs`"
         ) from None
-    try:
-        local = client.download_artifacts(run_id, RECORD_ARTIFACT)
-    except (MlflowException, OSError):
-        raise CfgtrackError(
-            f"run {run_id!r} has no {RECORD_ARTIFACT}: it was not recorded by cfgtrack"
-        ) from None
-    try:
-        record = json.loads(Path(local).read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise CfgtrackError(
-            f"run {run_id!r}: {RECORD_ARTIFACT} is not valid JSON ({exc})"
-        ) from None
-    if isinstance(record, dict) and (record.get("run") or {}).get("status") != "RUNNING":
+    with tempfile.TemporaryDirectory(prefix="cfgtrack-record-") as folder:  # leaves nothing
+        try:
+            local = client.download_artifacts(run_id, RECORD_ARTIFACT, folder)
+        except (MlflowException, OSError):
+            raise CfgtrackError(
+                f"run {run_id!r} has no {RECORD_ARTIFACT}: it was not recorded by cfgtrack"
+            ) from None
+        try:
+            record = json.loads(Path(local).read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise CfgtrackError(
+                f"run {run_id!r}: {RECORD_ARTIFACT} is not valid JSON ({exc})"
+            ) from None
+    damage = _record_damage(record)
+    if damage:
+        raise CfgtrackError(f"run {run_id!r}: {RECORD_ARTIFACT} is damaged ({damage})")
+    if record["run"].get("status") != "RUNNING":
         _RECORDS[(tracking_uri, run_id)] = record
     return record
 
@@ -322,3 +344,19 @@ def load_patch(tracking_uri: str, run_id: str, git: Any) -> str:
             f"run {run_id!r}: {PATCH_ARTIFACT} does not match the sha256 in its record"
         )
     return data.decode("utf-8", errors="replace")
+
+
+_RECORD_PARTS = {"run": dict, "config": dict, "git": dict, "environment": dict, "data": list}
+
+
+def _record_damage(record: Any) -> str | None:
+    """What makes ``record`` no run record every reader can use, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for part, kind in _RECORD_PARTS.items():
+        if not isinstance(record.get(part), kind):
+            return f"{part!r} is missing or not a JSON {'object' if kind is dict else 'list'}"
+    for part in ("resolved", "unresolved"):
+        if not isinstance(record["config"].get(part, {}), dict):
+            return f"config.{part} is not a JSON object"
+    return None

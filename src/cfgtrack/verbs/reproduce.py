@@ -49,7 +49,6 @@ def reproduce(
     """
     from cfgtrack.record.reproduce import execute as run_again
     from cfgtrack.record.reproduce import plan as make_plan
-    from cfgtrack.record.run_record import write_atomic
 
     here = Path.cwd() if cwd is None else Path(cwd)
     repo = find_root(here)
@@ -60,8 +59,19 @@ def reproduce(
         )
     plan = make_plan(run_id, tracking_uri or load_settings().resolved_tracking_uri(), repo)
     if patch_out is not None:
-        write_atomic(patch_out, plan.patch)
+        _write_patch(Path(patch_out), plan.patch)
     if on_plan is not None:
         on_plan(plan)
     outcome = run_again(plan, keep=keep, output=output) if execute else None
     return ReproduceResult(plan, patch_out, outcome)
+
+
+def _write_patch(path: Path, patch: str) -> None:
+    from cfgtrack.record.run_record import write_atomic
+
+    if path.is_dir():
+        raise CfgtrackError(f"--patch-out: {path} is a folder; name a file to write the patch to")
+    try:
+        write_atomic(path, patch)
+    except OSError as exc:
+        raise CfgtrackError(f"--patch-out: cannot write {path} ({exc.strerror or exc})") from None

@@ -111,7 +111,10 @@ def checked_uri(uri: str | None) -> str | None:
     """A tracking URI of a scheme MLflow knows, else one clear error."""
     if uri is None:
         return None
-    scheme = urlsplit(uri).scheme.split("+", 1)[0].lower()
+    try:
+        scheme = urlsplit(uri).scheme.split("+", 1)[0].lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        scheme = ""
     if scheme not in KNOWN_SCHEMES:
         raise CfgtrackError(
             f"--tracking-uri {uri!r}: not a tracking URI MLflow knows; "

@@ -27,8 +27,11 @@ def plain(tree: Any) -> Any:
     return json.loads(json.dumps(tree, default=str))
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: ~10x faster on wide configs
+
+
 def _yaml(tree: Any) -> str:
-    return yaml.safe_dump(plain(tree), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(plain(tree), Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
 
 
 def detach_patch(record: dict[str, Any]) -> str:

@@ -17,21 +17,23 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cfgtrack.config.flatten import flatten
-from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.record.sinks.files import FOLDER, UNLOGGED, to_json
+from cfgtrack.record.sinks.spool import LOCAL_ID_TAG
 from cfgtrack.tracking.experiments import ensure_experiment
 from cfgtrack.tracking.mlflow_adapter import (
     MAX_ENTITY_KEY_LENGTH,
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
     MAX_TAG_VAL_LENGTH,
+    database_store,
+    log_params_in_place,
     validate_param_name,
 )
 from cfgtrack.tracking.retry import retry_transient, store_setup_lock
 
 DIGEST_LENGTH = 32
-LOCAL_ID_TAG = "cfgtrack.local_id"
-HEARTBEAT_TAG = "cfgtrack.heartbeat"
-HEARTBEAT_INTERVAL_TAG = "cfgtrack.heartbeat_interval"
+UNLOGGED_TAG = "cfgtrack.unlogged_params"
+DATABASE_PARAMS_PER_BATCH = 20_000
 
 
 def param_value(value: Any) -> str:
@@ -49,6 +51,9 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
     unlogged: dict[str, str] = {}
     for key, value in flatten(resolved).items():
         text = param_value(value)
+        if "\\" in key:  # escaped by ``flatten``: a key holding a dot met a nested path
+            unlogged[key] = "a key holding a dot that another key's path equals"
+            continue
         try:
             if len(key) > MAX_ENTITY_KEY_LENGTH:
                 raise MlflowException(f"key longer than {MAX_ENTITY_KEY_LENGTH} characters")
@@ -62,6 +67,14 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
             continue
         params[key] = text
     return params, unlogged
+
+
+def params_of(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """``(params, extra tags, unlogged_params.json or None)`` of a resolved config."""
+    params, unlogged = split_params(resolved)
+    if not unlogged:
+        return params, {}, None
+    return params, {UNLOGGED_TAG: unlogged_note(unlogged)}, to_json(unlogged)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -144,7 +157,16 @@ class MlflowRun:
 
     @retry_transient
     def log_params_and_tags(self, params: dict[str, str], tags: dict[str, str]) -> None:
-        """Batched writes within MLflow's per-request limit of 100 params or tags."""
+        """Batched writes within MLflow's per-request limit of 100 params or tags. A database
+        store written in place takes the params in large batches instead: each of MLflow's
+        batches reads every param the run has, so 100 at a time is quadratic (100k params:
+        16 minutes on SQLite)."""
+        store = database_store(self.client)
+        if store is not None and params:
+            items = [Param(k, v) for k, v in params.items()]
+            for chunk in _chunks(items, DATABASE_PARAMS_PER_BATCH):
+                log_params_in_place(store, self.run_id, chunk)
+            params = {}
         entries: list[Param | RunTag] = [Param(k, v) for k, v in params.items()]
         entries += [RunTag(k, v) for k, v in tags.items() if _fits_tag(v)]
         for chunk in _chunks(entries, MAX_PARAMS_TAGS_PER_BATCH):

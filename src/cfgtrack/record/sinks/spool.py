@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.record.run_record import finish_record, to_json, write_atomic
+from cfgtrack.record.sinks.files import FOLDER, final_views, read_record
+from cfgtrack.record.sinks.spool_schema import problem_of
 
 try:
     import fcntl
@@ -42,14 +44,27 @@ HEARTBEAT = "heartbeat"
 ARTIFACTS = "artifacts"
 RECORD = "record.json"
 _LOCK = ".lock"
+_STAGING = ".new"  # a hidden entry folder still being written
+# Tags that name a cfgtrack run in MLflow, set before MLflow is even imported.
+LOCAL_ID_TAG = "cfgtrack.local_id"
+HEARTBEAT_TAG = "cfgtrack.heartbeat"
+HEARTBEAT_INTERVAL_TAG = "cfgtrack.heartbeat_interval"
 
 
 class SpoolError(Exception):
     """A spool folder that cannot be read back (damaged or from another cfgtrack)."""
 
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 class EntryBusy(Exception):
     """Another process (a run ending, another sync) is writing this entry right now."""
+
+
+class EntryGone(Exception):
+    """Another process uploaded and removed this entry since it was listed."""
 
 
 def ensure_spool(spool: Path) -> None:
@@ -117,23 +132,38 @@ class SpoolEntry:
 
     @classmethod
     def create(cls, spool: Path, meta: dict[str, Any], files: dict[str, str]) -> SpoolEntry:
-        """Write a new entry: artifacts and heartbeat first, ``entry.json`` last, so a folder
-        without ``entry.json`` is one whose writing was cut short."""
+        """Write a new entry at once: in a hidden folder, renamed into place when whole, so an
+        entry is never half there (a kill or a full disk leaves at most a hidden folder, which
+        ``list_entries`` clears)."""
         ensure_spool(spool)
-        entry = cls(spool / meta["local_id"], {"schema": SCHEMA, **meta})
-        entry.write_files(files)
-        entry.path.joinpath(HEARTBEAT).touch()
-        entry.save()
-        return entry
+        meta = {"schema": SCHEMA, **meta}
+        staging = cls(spool / f".{meta['local_id']}.{os.getpid()}{_STAGING}", meta)
+        try:
+            staging.write_files(files)
+            staging.path.joinpath(HEARTBEAT).touch()
+            staging.path.joinpath(_LOCK).touch()
+            staging.save()
+            os.rename(staging.path, spool / meta["local_id"])
+        except BaseException:
+            staging.remove()
+            raise
+        return cls(spool / meta["local_id"], meta)
 
     @classmethod
     def load(cls, path: Path) -> SpoolEntry:
+        """The entry in ``path``; ``SpoolError`` when it is damaged or from another cfgtrack,
+        ``FileNotFoundError`` when it was removed meanwhile."""
         try:
             meta = json.loads((path / ENTRY).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise
         except (OSError, ValueError) as exc:
-            raise SpoolError(f"{path / ENTRY}: cannot be read ({exc})") from None
+            raise SpoolError(f"{path / ENTRY}: cannot be read ({exc})", path) from None
         if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
-            raise SpoolError(f"{path / ENTRY}: not a {SCHEMA} entry")
+            raise SpoolError(f"{path / ENTRY}: not a {SCHEMA} entry", path)
+        problem = problem_of(meta, path.name)
+        if problem:
+            raise SpoolError(f"{path / ENTRY}: {problem}", path)
         return cls(path, meta)
 
     def save(self) -> None:
@@ -159,9 +189,9 @@ class SpoolEntry:
 
     def finish(self, status: str, end_time: str, files: dict[str, str]) -> None:
         """The run ended: its last files, then its status and end time."""
-        self.write_files(files)
         self.meta["status"] = status
         self.meta["end_ms"] = millis(end_time)
+        self.write_files(files)
         self.save()
 
     def progress(self, tracking_uri: str) -> dict[str, Any]:
@@ -206,8 +236,14 @@ class SpoolEntry:
             return True
         return time.time() - self.last_beat() > dead_after
 
-    def mark_killed(self) -> None:
-        """End a dead run as KILLED at its last heartbeat, in the entry and in its record."""
+    def mark_killed(self) -> str:
+        """End a dead run; its status. When the run's output folder says it ended (the process
+        died, or its disk filled, after that record and before the spool's), that end is the
+        truth; otherwise KILLED at its last heartbeat, in the entry and in its record."""
+        ended = self._ended_in_output_dir()
+        if ended is not None:
+            self.finish(ended["run"]["status"], ended["run"]["end_time"], final_views(ended))
+            return self.status
         end_time = iso_of(self.last_beat())
         record = self.record()
         files = {}
@@ -215,43 +251,127 @@ class SpoolEntry:
             kill_record(record, end_time)
             files[RECORD] = to_json(record)
         self.finish("KILLED", end_time, files)
+        return self.status
+
+    def _ended_in_output_dir(self) -> dict[str, Any] | None:
+        """This run's record in its output folder, when that one has ended."""
+        folder = Path(str(self.meta.get("output_dir") or "")) / FOLDER
+        try:
+            record = read_record(folder)
+            run = record["run"]
+            if run["local_id"] == self.local_id and run["status"] in (
+                "FINISHED",
+                "FAILED",
+                "KILLED",
+            ):
+                millis(run["end_time"])  # a readable end time, or not this record
+                return record
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        return None
+
+    def moved_to(self, spool: Path, files: dict[str, str]) -> SpoolEntry:
+        """This entry, with ``files`` added, as a new entry in ``spool`` (another disk, when
+        this one is full); this folder goes. What reached MLflow already (``progress.json``)
+        moves along, so the run is not created twice."""
+        artifacts = {
+            path.name: path.read_text(encoding="utf-8")
+            for path in sorted(self.artifacts.iterdir())
+            if path.is_file() and not path.name.startswith(".")
+        }
+        moved = SpoolEntry.create(spool, self.meta, {**artifacts, **files})
+        with contextlib.suppress(OSError):
+            write_atomic(moved.path / PROGRESS, (self.path / PROGRESS).read_text(encoding="utf-8"))
+        self.remove()
+        return moved
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold this entry for one writer; ``EntryBusy`` when another process holds it."""
+        """Hold this entry for one writer, with its ``entry.json`` read again under the lock.
+        ``EntryBusy`` when another process holds it; ``EntryGone`` when another process
+        uploaded (and removed) it since it was listed."""
         if fcntl is None:
             yield
             return
-        handle = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # the lock file comes with the entry: a removed entry is not brought back
+            handle = os.open(self.path / _LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            if not (self.path / ENTRY).exists():
+                raise EntryGone(f"{self.path} is gone") from None
+            handle = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise EntryBusy(f"{self.path} is being written by another process") from None
+            try:  # the lock of a folder removed meanwhile locks nothing
+                same = os.fstat(handle).st_ino == os.stat(self.path / _LOCK).st_ino
+                self.meta = SpoolEntry.load(self.path).meta
+            except (FileNotFoundError, SpoolError):
+                same = False
+            if not same:
+                raise EntryGone(f"{self.path} is gone")
             yield
         finally:
             os.close(handle)
 
     def remove(self) -> None:
+        """Remove the entry: ``entry.json`` first, so no reader takes what is left for a run."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / ENTRY).unlink()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+DAMAGED = ".damaged"
 
 
 def list_entries(spool: Path) -> tuple[list[SpoolEntry], list[SpoolError]]:
     """Readable entries (sweeps first, then by start time) and the folders that are not."""
     entries: list[SpoolEntry] = []
     broken: list[SpoolError] = []
-    if not spool.is_dir():
-        return entries, broken
-    for path in sorted(spool.iterdir()):
-        if not path.is_dir():
-            continue
-        if not (path / ENTRY).exists():
-            if time.time() - path.stat().st_mtime > 60:  # not a run writing its entry just now
-                broken.append(SpoolError(f"{path}: no {ENTRY} (its writing was cut short)"))
-            continue
+    try:
+        paths = sorted(spool.iterdir()) if spool.is_dir() else []
+    except OSError:
+        paths = []
+    for path in paths:
         try:
+            if path.name.endswith(_STAGING) and time.time() - path.stat().st_mtime > 60:
+                shutil.rmtree(path, ignore_errors=True)  # its writer died or its disk filled
+            if path.name.startswith(".") or not path.is_dir():
+                continue
+            if not (path / ENTRY).exists():
+                if _only_leftovers(path):
+                    continue
+                if time.time() - path.stat().st_mtime > 60:  # not a run writing it just now
+                    broken.append(
+                        SpoolError(f"{path}: no {ENTRY} (its writing was cut short)", path)
+                    )
+                continue
             entries.append(SpoolEntry.load(path))
+        except FileNotFoundError:
+            continue  # uploaded and removed by another process meanwhile
         except SpoolError as exc:
             broken.append(exc)
     entries.sort(key=lambda e: (e.meta.get("role") != "sweep", e.meta.get("start_ms") or 0))
     return entries, broken
+
+
+def _only_leftovers(path: Path) -> bool:
+    """True (and the folder removed) when ``path`` holds nothing but a lock file: what is left
+    when a removal and another process's lock attempt crossed."""
+    if any(not child.name.startswith(".") for child in path.iterdir()):
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
+
+
+def set_aside(error: SpoolError) -> str:
+    """Move a damaged folder to ``<spool>/.damaged/`` so later uploads do not trip over it;
+    the line that says so."""
+    target = error.path.parent / DAMAGED / error.path.name
+    try:
+        target.parent.mkdir(exist_ok=True)
+        os.replace(error.path, target)
+    except OSError as exc:
+        return f"{error} (cannot set it aside: {exc.strerror or exc})"
+    return f"{error}; set aside in {target}"
