@@ -21,34 +21,39 @@ inside a running Hydra app.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.defaults_list import create_defaults_list
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
 from hydra.version import VersionBase
-from omegaconf import ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from cfgtrack.config.flatten import SEPARATOR, flatten, leaf_key
 from cfgtrack.config.hydra_sources import (
     HYDRA_NODE,
     LOCK,
     REGISTERED,
-    TOKENS,
+    STAND_IN_PROVIDER,
     PlainResult,
-    Registered,
+    SearchPathRepository,
+    register,
+    relative_search_folders,
     search_path,
     setup_hydra,
 )
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
-from cfgtrack.config.yaml_files import FolderFiles
+from cfgtrack.config.yaml_files import FolderFiles, parse_yaml
 from cfgtrack.errors import CfgtrackError
 
 _VERSION_BASE = Version("1.3")
@@ -72,15 +77,29 @@ class ComposedConfig:
 
 
 def compose_dir(
-    config_dir: Path, config_name: str, overrides: Sequence[str] = ()
+    config_dir: Path,
+    config_name: str,
+    overrides: Sequence[str] = (),
+    *,
+    version_base: str | None = None,
 ) -> ComposedConfig:
-    """Compose ``config_name`` from the config folder ``config_dir`` with Hydra ``overrides``."""
+    """Compose ``config_name`` from the config folder ``config_dir`` with Hydra ``overrides``.
+
+    ``version_base`` picks the era of Hydra's rules as ``@hydra.main(version_base=...)`` does
+    (``"1.1"`` keeps Hydra 1.0/1.1 behaviour such as ``# @package _group_``); None: current.
+    """
     folder = Path(config_dir)
     if not folder.is_dir():
         raise CfgtrackError(
             f"config folder {folder} does not exist; set --config-dir or config_dir"
         )
-    return _compose(FolderFiles(folder), config_name, overrides, label=str(folder))
+    label = str(folder)
+    with _composing(label, version_base):
+        return _resolved(
+            compose_tree(
+                FolderFiles(folder), config_name, overrides, label=label, version_base=version_base
+            )
+        )
 
 
 def compose_files(
@@ -89,30 +108,98 @@ def compose_files(
     overrides: Sequence[str] = (),
     *,
     label: str = "<config files>",
+    version_base: str | None = None,
+    search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> ComposedConfig:
     """Compose from ``files`` (path relative to the config folder -> file bytes).
 
-    ``label`` names the config folder in error messages (for example ``conf@HEAD~3``).
+    ``label`` names the config folder in error messages (for example ``conf@HEAD~3``);
+    ``search_folders`` serves the primary's relative ``file://`` search paths (see
+    ``search_folder_entries``) from the same revision.
     """
-    return _compose(files, config_name, overrides, label=label)
+    with _composing(label, version_base):
+        return _resolved(
+            compose_tree(
+                files,
+                config_name,
+                overrides,
+                label=label,
+                version_base=version_base,
+                search_folders=search_folders,
+            )
+        )
 
 
-def _compose(
-    files: Mapping[str, bytes], config_name: str, overrides: Sequence[str], *, label: str
-) -> ComposedConfig:
-    setup_hydra()
+def search_folder_entries(files: Mapping[str, bytes], config_name: str) -> list[str]:
+    """The primary config's relative ``file://`` search paths (``file://mava/configs``).
+
+    Hydra reads them relative to the working directory; cfgtrack reads them relative to the
+    project root, as of the revision being composed.
+    """
+    name = f"{config_name.removesuffix('.yaml')}.yaml"
+    if name not in files:
+        return []
+    try:
+        body = parse_yaml(files[name], name)
+    except CfgtrackError:
+        return []  # composing reports the file's error
+    return relative_search_folders(body)
+
+
+def _resolved(composed: tuple[dict[str, Any], dict[str, str]]) -> ComposedConfig:
+    tree, choices = composed
+    tree, unresolved = resolve_tree(tree)
+    values = flatten(tree)
+    return ComposedConfig(
+        values=values,
+        unresolved=frozenset(leaf_key(path, values) for path in unresolved),
+        choices=choices,
+        tree=tree,
+    )
+
+
+def _version(version_base: str | None) -> Version:
+    if version_base is None:
+        return _VERSION_BASE
+    try:
+        return Version(version_base)
+    except InvalidVersion:
+        raise CfgtrackError(
+            f'version_base {version_base!r} is not a Hydra version; write for example "1.1"'
+        ) from None
+
+
+def compose_tree(
+    files: Mapping[str, bytes],
+    config_name: str,
+    overrides: Sequence[str] = (),
+    *,
+    label: str = "<config files>",
+    version_base: str | None = None,
+    search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The composed config as Hydra leaves it (interpolations unresolved), and the choices."""
     name = config_name.removesuffix(".yaml")
+    compose = _Compose(files, label, name, list(overrides), search_folders or {})
+    with _composing(label, version_base):
+        try:
+            return compose.run(fast=True)
+        except NotModelled:
+            return compose.run(fast=False)
+
+
+@contextmanager
+def _composing(label: str, version_base: str | None) -> Iterator[None]:
+    """Hydra's process-wide state set for one compose and restored after it; errors explained."""
+    setup_hydra()
+    base = _version(version_base)
     with LOCK:
         version = VersionBase.instance()
         saved_base, saved_hydra_config = version.getbase(), HydraConfig.instance().cfg
-        version.setbase(_VERSION_BASE)
+        version.setbase(base)
         HydraConfig.instance().cfg = None  # ${hydra:...} must not resolve against a live run
         try:
-            try:
-                tree, choices = _with_files(files, label, name, overrides, fast=True)
-            except NotModelled:
-                tree, choices = _with_files(files, label, name, overrides, fast=False)
-            tree, unresolved = resolve_tree(tree)
+            yield
         except CfgtrackError:
             raise
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
@@ -125,34 +212,39 @@ def _compose(
         finally:
             HydraConfig.instance().cfg = saved_hydra_config
             version.version_base = saved_base
-    values = flatten(tree)
-    return ComposedConfig(
-        values=values,
-        unresolved=frozenset(leaf_key(path, values) for path in unresolved),
-        choices=choices,
-        tree=tree,
-    )
 
 
-def _with_files(
-    files: Mapping[str, bytes], label: str, name: str, overrides: Sequence[str], *, fast: bool
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Register ``files`` for the duration of one compose (fast path or Hydra's own)."""
-    token = str(next(TOKENS))
-    REGISTERED[token] = Registered(files=files, label=label, bodies=not fast)
-    try:
-        loader = ConfigLoaderImpl(config_search_path=search_path(token, fast=fast))
-        if not loader.repository.config_exists(name):
-            available = ", ".join(_top_level_configs(files)) or "none"
-            raise CfgtrackError(
-                f"{label}: no config named {name!r}; available: {available}"
-                " (set --config-name or config_name)"
+@dataclass(frozen=True)
+class _Compose:
+    files: Mapping[str, bytes]
+    label: str
+    name: str
+    overrides: list[str]
+    search_folders: Mapping[str, Mapping[str, bytes]]
+
+    def run(self, *, fast: bool) -> tuple[dict[str, Any], dict[str, str]]:
+        """Register the files for the duration of one compose (fast path or Hydra's own)."""
+        tokens = [register(self.files, self.label, bodies=not fast)]
+        try:
+            path = search_path(tokens[0], fast=fast)
+            loader = ConfigLoaderImpl(config_search_path=path)
+            loader.repository = SearchPathRepository(
+                path, self.search_folders, bodies=not fast, tokens=tokens
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return (_compose_fast if fast else _compose_hydra)(loader, name, overrides)
-    finally:
-        del REGISTERED[token]
+            if not loader.repository.config_exists(self.name):
+                available = ", ".join(_top_level_configs(self.files)) or "none"
+                raise CfgtrackError(
+                    f"{self.label}: no config named {self.name!r}; available: {available}"
+                    " (set --config-name or config_name)"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return (_compose_fast if fast else _compose_hydra)(
+                    loader, self.name, self.overrides
+                )
+        finally:
+            for token in tokens:
+                REGISTERED.pop(token, None)
 
 
 def _compose_hydra(
@@ -183,6 +275,8 @@ def _compose_fast(
     for default in defaults.defaults:
         loaded = repo.load_config(default.config_path)
         assert loaded is not None
+        if loaded.provider == STAND_IN_PROVIDER:
+            continue  # an empty stand-in for a config of Hydra's own
         if isinstance(loaded, PlainResult):
             body = loaded.body
             if isinstance(body, dict) and "defaults" in body:
@@ -196,7 +290,7 @@ def _compose_fast(
         if not isinstance(body, dict):
             raise NotModelled
         merge(tree, body)
-    tree.pop(HYDRA_NODE, None)
+    _check_hydra_node(tree.pop(HYDRA_NODE, None))
     value_overrides = [o for o in defaults.config_overrides if not o.is_hydra_override()]
     if value_overrides:
         cfg = OmegaConf.create(tree)
@@ -204,6 +298,18 @@ def _compose_fast(
         ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
         tree = OmegaConf.to_container(cfg, resolve=False)
     return tree, _choices(defaults.overrides.known_choices)
+
+
+@lru_cache(maxsize=1)
+def _hydra_schema() -> DictConfig:
+    return OmegaConf.structured(HydraConf)
+
+
+def _check_hydra_node(node: Any) -> None:
+    """Merge the app's ``hydra`` content into Hydra's schema, as Hydra does, so that a config
+    Hydra refuses (``Key 'hydra' not in 'HydraConf'``) is refused here too."""
+    if node is not None:
+        OmegaConf.merge(_hydra_schema(), node)
 
 
 def _choices(known: Mapping[str, Any]) -> dict[str, str]:
@@ -229,7 +335,7 @@ def _explain(exc: BaseException, label: str) -> str:
     parts: list[str] = []
     cause: BaseException | None = exc
     while cause is not None:
-        text = str(cause).strip()
+        text = str(cause).split("Config search path:", 1)[0].strip()  # cfgtrack's own sources
         if isinstance(cause, OmegaConfBaseException):
             text = text.split("\n", 1)[0]  # drop OmegaConf's full_key/object_type lines
         text = " ".join(text.split())
@@ -237,4 +343,9 @@ def _explain(exc: BaseException, label: str) -> str:
             parts.append(text)
         cause = cause.__cause__
     text = "; ".join(parts) or type(exc).__name__
+    if isinstance(exc, MissingConfigException):
+        text += (
+            "; if that config is a schema registered in Python (ConfigStore), name the module"
+            " that registers it in the schema_modules setting"
+        )
     return f"{label}: cannot compose the config: {text}"
