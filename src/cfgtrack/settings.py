@@ -82,6 +82,7 @@ class Settings:
     strict: bool = False
     production_env: str = "prod"
     staging_env: str = "staging"
+    version_base: str | None = None
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
@@ -154,6 +155,7 @@ _STRING_KEYS = {
     "experiment",
     "production_env",
     "staging_env",
+    "version_base",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
 _LIST_KEYS = {"env_allowlist", "redact_keys"}
@@ -196,6 +198,10 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
             Path(value).expanduser().resolve()
         except (RuntimeError, ValueError, OSError) as exc:  # "~nobody/x", a NUL byte
             raise CfgtrackError(f"{where}: not a usable path ({exc}); fix the path") from None
+    if key == "version_base" and not re.fullmatch(r"current|\d+\.\d+", value):
+        raise CfgtrackError(
+            f'{where}: must be a Hydra version base such as "1.1" or "current", got {value!r}'
+        )
     if key == "stale_after":
         try:
             parse_duration(value)

@@ -10,6 +10,7 @@ from cfgtrack.ages.cache import HistoryCache
 from cfgtrack.ages.model import CONFIG_SUFFIX, Composition, History
 from cfgtrack.ages.timeline import Timeline, checkpoint_key, restore_checkpoint
 from cfgtrack.ages.walk import walk
+from cfgtrack.config.era import version_base_for
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import (
     objects_for,
@@ -74,6 +75,7 @@ def load_histories(
             cache=cache,
             workers=workers,
             on_progress=on_progress,
+            version_base=version_base_for(settings),
         )
     finally:
         if cache is not None:
@@ -93,7 +95,8 @@ def cached_history(
         return None
     try:
         head = resolve_commit(repo_root, rev)
-        saved = cache.checkpoint(checkpoint_key(folder, settings.config_name, composition), head)
+        key = checkpoint_key(folder, settings.config_name, composition, version_base_for(settings))
+        saved = cache.checkpoint(key, head)
     finally:
         cache.close()
     if saved is None:

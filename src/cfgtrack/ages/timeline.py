@@ -65,11 +65,14 @@ class Timeline:
 # --- checkpoints: a finished timeline saved at its tip commit -----------------------------------
 
 
-def checkpoint_key(folder: str, config_name: str, composition: Composition) -> str:
+def checkpoint_key(
+    folder: str, config_name: str, composition: Composition, version_base: str | None = None
+) -> str:
     return cache_key(
         "checkpoint",
         folder,
         config_name,
+        version_base or "",
         composition.env_group,
         composition.env or "",
         *composition.overrides,

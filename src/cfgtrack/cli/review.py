@@ -31,6 +31,7 @@ def review(
     from cfgtrack.ages.reviews import Review, append_review, load_reviews, reviews_path
     from cfgtrack.cli.history import unknown_key
     from cfgtrack.config.compose import compose_dir
+    from cfgtrack.config.era import version_base_for
     from cfgtrack.git.objects import config_value, repo_toplevel
     from cfgtrack.render.ages_text import value_text
 
@@ -52,7 +53,10 @@ def review(
     for env in chosen:
         composition = Composition(env, settings.env_group, tuple(overrides or ()))
         composed = compose_dir(
-            settings.config_dir, settings.config_name, composition.hydra_overrides()
+            settings.config_dir,
+            settings.config_name,
+            composition.hydra_overrides(),
+            version_base=version_base_for(settings),
         )
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:
