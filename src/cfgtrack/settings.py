@@ -85,6 +85,7 @@ class Settings:
     version_base: str | None = None
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
+    schema_modules: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -158,7 +159,7 @@ _STRING_KEYS = {
     "version_base",
 }
 _BOOL_KEYS = {"mlflow", "strict"}
-_LIST_KEYS = {"env_allowlist", "redact_keys"}
+_LIST_KEYS = {"env_allowlist", "redact_keys", "schema_modules"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS

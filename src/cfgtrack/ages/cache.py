@@ -27,7 +27,7 @@ from typing import Any
 from cfgtrack.git.objects import git_dir
 from cfgtrack.settings import default_cache_dir
 
-FORMAT = 1
+FORMAT = 2
 FILE_NAME = "history.sqlite"
 CHECKPOINTS_KEPT = 8
 

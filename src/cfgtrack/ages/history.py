@@ -11,6 +11,7 @@ from cfgtrack.ages.model import CONFIG_SUFFIX, Composition, History
 from cfgtrack.ages.timeline import Timeline, checkpoint_key, restore_checkpoint
 from cfgtrack.ages.walk import walk
 from cfgtrack.config.era import version_base_for
+from cfgtrack.config.schemas import import_schema_modules
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import (
     objects_for,
@@ -61,6 +62,7 @@ def load_histories(
         raise CfgtrackError(
             f"{repo_root} has no commits yet; commit the config so it has a history to age"
         )
+    import_schema_modules(settings)
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
     cache = HistoryCache.for_repository(repo_root) if use_cache else None
     try:
@@ -76,6 +78,7 @@ def load_histories(
             workers=workers,
             on_progress=on_progress,
             version_base=version_base_for(settings),
+            schemas=(str(settings.root), settings.schema_modules),
         )
     finally:
         if cache is not None:
@@ -95,7 +98,13 @@ def cached_history(
         return None
     try:
         head = resolve_commit(repo_root, rev)
-        key = checkpoint_key(folder, settings.config_name, composition, version_base_for(settings))
+        key = checkpoint_key(
+            folder,
+            settings.config_name,
+            composition,
+            version_base_for(settings),
+            settings.schema_modules,
+        )
         saved = cache.checkpoint(key, head)
     finally:
         cache.close()

@@ -48,12 +48,15 @@ class Job:
     label: str
     version_base: str | None = None
     search_folders: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    schemas: tuple[str, tuple[str, ...]] = ("", ())  # project root, schema modules
 
 
 def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
     from cfgtrack.config.compose import compose_files
+    from cfgtrack.config.schemas import import_modules
 
     try:
+        import_modules(*job.schemas)  # in a worker process: once per process
         composed = compose_files(
             files,
             job.config_name,

@@ -66,13 +66,18 @@ class Timeline:
 
 
 def checkpoint_key(
-    folder: str, config_name: str, composition: Composition, version_base: str | None = None
+    folder: str,
+    config_name: str,
+    composition: Composition,
+    version_base: str | None = None,
+    schema_modules: tuple[str, ...] = (),
 ) -> str:
     return cache_key(
         "checkpoint",
         folder,
         config_name,
         version_base or "",
+        ",".join(schema_modules),
         composition.env_group,
         composition.env or "",
         *composition.overrides,

@@ -79,9 +79,11 @@ class _Walk:
         workers: int | None,
         on_progress: ProgressCallback | None,
         version_base: str | None = None,
+        schemas: tuple[str, tuple[str, ...]] = ("", ()),
     ) -> None:
         self.repo_root = repo_root
         self.version_base = version_base
+        self.schemas = schemas
         self.objects = objects_for(repo_root)
         self.log = log
         self.cache = cache
@@ -97,6 +99,7 @@ class _Walk:
             location.tree,
             location.config_name,
             self.version_base or "",
+            ",".join(self.schemas[1]),
             *composition.hydra_overrides(),
         )
 
@@ -179,6 +182,7 @@ class _Walk:
             f"{location.folder or '.'}@{commit[:10]}",
             self.version_base,
             self._search_folders(commit, RecordingFiles(names, read), location.config_name),
+            self.schemas,
         )
         timeline.history.composed += 1
         if self.batches is not None:
@@ -241,13 +245,15 @@ def walk(
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
     version_base: str | None = None,
+    schemas: tuple[str, tuple[str, ...]] = ("", ()),
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
     ``folder`` is the config folder relative to ``repo_root`` and ``config_name`` the primary
     config, both as they are at ``rev``; earlier locations are found by following renames.
     ``since`` cuts the walk (ages become lower bounds); ``worktree`` adds uncommitted edits;
-    ``version_base`` picks the era of Hydra's rules for every commit (None: current).
+    ``version_base`` picks the era of Hydra's rules for every commit (None: current);
+    ``schemas`` (project root, module names) are imported before composing, in every process.
     """
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
@@ -264,7 +270,7 @@ def walk(
             if since_cut and since is not None
             else "shallow clone: older commits are not in this clone"
         )
-    keys = [checkpoint_key(folder, config_name, c, version_base) for c in compositions]
+    keys = [checkpoint_key(folder, config_name, c, version_base, schemas[1]) for c in compositions]
     resumable = cache is not None and since is None
     points = resume_points(cache, log, keys, shallow) if resumable else [None] * len(keys)
     timelines = []
@@ -276,7 +282,8 @@ def walk(
             if saved["location"] and Location(*saved["location"]) == locations[index]:
                 restore_checkpoint(timeline, saved, index)
         timelines.append(timeline)
-    _Walk(repo_root, log, cache, workers, on_progress, version_base).run(timelines, locations)
+    walker = _Walk(repo_root, log, cache, workers, on_progress, version_base, schemas)
+    walker.run(timelines, locations)
     if resumable:
         for timeline, key in zip(timelines, keys, strict=True):
             if timeline.start > 0:  # else the saved checkpoint already ends at ``head``

@@ -32,10 +32,12 @@ def review(
     from cfgtrack.cli.history import unknown_key
     from cfgtrack.config.compose import compose_dir
     from cfgtrack.config.era import version_base_for
+    from cfgtrack.config.schemas import import_schema_modules
     from cfgtrack.git.objects import config_value, repo_toplevel
     from cfgtrack.render.ages_text import value_text
 
     settings = project_settings(config_dir, config_name)
+    import_schema_modules(settings)
     chosen = choose_envs(settings, envs)
     if not envs and chosen != [None]:
         raise CfgtrackError(f"say which env's value you reviewed: --env {' / --env '.join(chosen)}")

@@ -135,8 +135,10 @@ def _load_env(
 ) -> Config:
     from cfgtrack.config.compose import compose_files
     from cfgtrack.config.era import version_base_for
+    from cfgtrack.config.schemas import import_schema_modules
     from cfgtrack.config.yaml_files import FolderFiles
 
+    import_schema_modules(settings)
     group = settings.env_group
     if spec.rev is None:
         if not is_dir(folder):

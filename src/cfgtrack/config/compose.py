@@ -24,8 +24,9 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -148,7 +149,7 @@ def search_folder_entries(files: Mapping[str, bytes], config_name: str) -> list[
 
 def _resolved(composed: tuple[dict[str, Any], dict[str, str]]) -> ComposedConfig:
     tree, choices = composed
-    tree, unresolved = resolve_tree(tree)
+    tree, unresolved = resolve_tree(_as_written(tree))
     values = flatten(tree)
     return ComposedConfig(
         values=values,
@@ -156,6 +157,22 @@ def _resolved(composed: tuple[dict[str, Any], dict[str, str]]) -> ComposedConfig
         choices=choices,
         tree=tree,
     )
+
+
+def _as_written(value: Any) -> Any:
+    """Values as Hydra writes them (``OmegaConf.to_yaml``): Enum members by name, paths as text.
+
+    Structured configs (ConfigStore schemas) hold such objects; YAML files never do.
+    """
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
 
 
 def _version(version_base: str | None) -> Version:
