@@ -44,6 +44,7 @@ DEFAULT_ENV_ALLOWLIST = (
     "CONDA_DEFAULT_ENV",
 )
 
+DEFAULT_ENV_GROUP = "env"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -74,7 +75,7 @@ class Settings:
     root: Path
     config_dir: Path
     config_name: str = "config"
-    env_group: str = "env"
+    env_group: str = DEFAULT_ENV_GROUP
     stale_after: str = "365d"
     tracking_uri: str | None = None
     experiment: str | None = None

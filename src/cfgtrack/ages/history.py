@@ -19,7 +19,7 @@ from cfgtrack.git.objects import (
     resolve_commit,
 )
 from cfgtrack.progress import ProgressCallback
-from cfgtrack.settings import Settings
+from cfgtrack.settings import DEFAULT_ENV_GROUP, Settings
 
 
 def config_folder(settings: Settings) -> tuple[Path, str]:
@@ -36,9 +36,31 @@ def config_folder(settings: Settings) -> tuple[Path, str]:
 
 
 def env_options(settings: Settings) -> list[str]:
-    """The options of the env group in the work tree (``conf/env/*.yaml`` -> names)."""
+    """The options of the env group in the work tree (``conf/env/*.yaml`` -> names).
+
+    A project without the default ``env`` group has no envs; an env group chosen by name
+    (setting or ``--env-group``) that does not exist is an error, never the default composition.
+    """
     group = settings.config_dir / settings.env_group
-    return sorted(path.stem for path in group.glob(f"*{CONFIG_SUFFIX}")) if group.is_dir() else []
+    options = (
+        sorted(path.stem for path in group.glob(f"*{CONFIG_SUFFIX}")) if group.is_dir() else []
+    )
+    if not options and settings.env_group != DEFAULT_ENV_GROUP:
+        found = (
+            sorted(
+                path.name
+                for path in settings.config_dir.iterdir()
+                if path.is_dir() and any(path.glob(f"*{CONFIG_SUFFIX}"))
+            )
+            if settings.config_dir.is_dir()
+            else []
+        )
+        raise CfgtrackError(
+            f"unknown env group {settings.env_group!r}: {settings.config_dir} has no "
+            f"{settings.env_group}/*.yaml; its groups are {', '.join(found) or 'none'} "
+            "(set env_group or --env-group)"
+        )
+    return options
 
 
 def load_histories(

@@ -49,6 +49,7 @@ class Job:
     version_base: str | None = None
     search_folders: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     schemas: tuple[str, tuple[str, ...]] = ("", ())  # project root, schema modules
+    env_group: str | None = None
 
 
 def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
@@ -64,6 +65,7 @@ def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
             label=job.label,
             version_base=job.version_base,
             search_folders=job.search_folders,
+            env_group=job.env_group,
         )
     except CfgtrackError as exc:
         return {"error": str(exc), "accessed": sorted(files.accessed)}

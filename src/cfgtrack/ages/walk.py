@@ -183,6 +183,7 @@ class _Walk:
             self.version_base,
             self._search_folders(commit, RecordingFiles(names, read), location.config_name),
             self.schemas,
+            timeline.history.composition.env_group,
         )
         timeline.history.composed += 1
         if self.batches is not None:
@@ -323,7 +324,11 @@ def _add_uncommitted(
             continue
         try:
             composed = compose_dir(
-                path, config_name, composition.hydra_overrides(), version_base=version_base
+                path,
+                config_name,
+                composition.hydra_overrides(),
+                version_base=version_base,
+                env_group=composition.env_group,
             )
         except CfgtrackError as exc:
             timeline.history.skipped.append(Skipped(now, str(exc)))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cfgtrack.cli.app import OutputFormat
+from cfgtrack.cli.options import ENV_GROUP, configured_settings, with_ages
 
 
 def diff(
@@ -31,6 +32,7 @@ def diff(
     ),
     config_dir: Path = typer.Option(None, "--config-dir", help="Default: [tool.cfgtrack]."),
     config_name: str = typer.Option(None, "--config-name", help="Default: [tool.cfgtrack]."),
+    env_group: str = ENV_GROUP,
     documented: Path = typer.Option(
         None,
         "--documented",
@@ -64,11 +66,15 @@ def diff(
         include_equal=show_all,
         config_dir=config_dir,
         config_name=config_name,
+        settings=configured_settings(None, None, env_group),
     )
-    from cfgtrack.cli.options import with_ages
-
     result = with_ages(
-        result, walk=ages, overrides=overrides, config_dir=config_dir, config_name=config_name
+        result,
+        walk=ages,
+        overrides=overrides,
+        config_dir=config_dir,
+        config_name=config_name,
+        env_group=env_group,
     )
     shown = {"only_undocumented": only_undocumented, "show_equal": show_all}
     if aspects is not None:

@@ -11,6 +11,7 @@ from cfgtrack.cli.app import OutputFormat
 from cfgtrack.cli.options import (
     CONFIG_DIR,
     CONFIG_NAME,
+    ENV_GROUP,
     OVERRIDES,
     REV,
     SINCE,
@@ -45,13 +46,14 @@ def history(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    env_group: str = ENV_GROUP,
 ) -> None:
     """Every value KEY has had, newest first, with commit, date, author and subject."""
     from datetime import datetime, timezone
 
     from cfgtrack.render import ages_text as text
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
     envs = choose_envs(settings, [env]) if env else [None]
     start = since_date(since, datetime.now(timezone.utc))
     found = walked_histories(settings, envs, overrides=overrides or (), rev=rev, since=start)[0]

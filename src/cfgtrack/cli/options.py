@@ -21,6 +21,9 @@ WALK_PROGRESS_FROM = 50  # commits: shorter walks end before a bar would help
 
 CONFIG_DIR = typer.Option(None, "--config-dir", help="Config folder (default: config_dir setting).")
 CONFIG_NAME = typer.Option(None, "--config-name", help="Primary config (default: config_name).")
+ENV_GROUP = typer.Option(
+    None, "--env-group", help="Config group that selects the env (default: env_group)."
+)
 OVERRIDES = typer.Option(
     None, "--override", "-o", help="Hydra override applied at every commit (repeatable)."
 )
@@ -39,9 +42,13 @@ SINCE = typer.Option(
 )
 
 
-def configured_settings(config_dir: Path | None, config_name: str | None) -> Settings:
-    """The project's settings, with the command-line config folder and name applied."""
+def configured_settings(
+    config_dir: Path | None, config_name: str | None, env_group: str | None = None
+) -> Settings:
+    """The project's settings, with the command-line config folder, name and env group applied."""
     settings = load_settings()
+    if env_group is not None:
+        settings = replace(settings, env_group=env_group)
     if config_dir is not None:
         settings = replace(settings, config_dir=config_dir.resolve())
     if config_name is not None:
@@ -49,19 +56,23 @@ def configured_settings(config_dir: Path | None, config_name: str | None) -> Set
     return settings
 
 
-def project_settings(config_dir: Path | None, config_name: str | None) -> Settings:
-    """``configured_settings`` of a git repository whose config folder exists.
+def project_settings(
+    config_dir: Path | None, config_name: str | None, env_group: str | None = None
+) -> Settings:
+    """``configured_settings`` of a git repository whose config folder and env group exist.
 
     Checks first that this is a git repository: every age comes from its history.
     """
+    from cfgtrack.ages.history import env_options
     from cfgtrack.git.objects import repo_toplevel
 
-    settings = configured_settings(config_dir, config_name)
+    settings = configured_settings(config_dir, config_name, env_group)
     repo_toplevel(settings.root)
     if not settings.config_dir.is_dir():
         raise CfgtrackError(
             f"config folder {settings.config_dir} does not exist; set --config-dir or config_dir"
         )
+    env_options(settings)  # an env group named but absent is an error in every verb
     return settings
 
 
@@ -72,6 +83,7 @@ def with_ages(
     overrides: Sequence[str],
     config_dir: Path | None,
     config_name: str | None,
+    env_group: str | None = None,
 ) -> Any:
     """A ``cfgtrack diff`` result whose env sides carry each value's age.
 
@@ -80,7 +92,7 @@ def with_ages(
     """
     from cfgtrack.ages.stale import value_ages
 
-    settings = configured_settings(config_dir, config_name)
+    settings = configured_settings(config_dir, config_name, env_group)
     now = datetime.now(timezone.utc)
     ages: dict[str, dict[str, str]] = {}
     for side, config in (("left", result.left), ("right", result.right)):
@@ -117,11 +129,15 @@ class Audited:
 
 
 def audited(
-    config_dir: Path | None, config_name: str | None, envs: list[str] | None, older_than: str | None
+    config_dir: Path | None,
+    config_name: str | None,
+    envs: list[str] | None,
+    older_than: str | None,
+    env_group: str | None = None,
 ) -> Audited:
     from cfgtrack.ages.reviews import load_reviews, reviews_path
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
     threshold = parse_duration(older_than or settings.stale_after)
     reviews = load_reviews(reviews_path(settings))
     return Audited(settings, threshold, reviews, choose_envs(settings, envs))

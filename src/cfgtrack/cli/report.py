@@ -10,6 +10,7 @@ from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
     CONFIG_DIR,
     CONFIG_NAME,
+    ENV_GROUP,
     FAIL_ON_STALE,
     OLDER_THAN,
     OVERRIDES,
@@ -37,6 +38,7 @@ def report(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    env_group: str = ENV_GROUP,
 ) -> None:
     """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
     from datetime import datetime, timezone
@@ -44,7 +46,7 @@ def report(
     from cfgtrack.ages.audit import Quarter, build_audit, judged_at
     from cfgtrack.render.audit.files import write_report
 
-    ask = audited(config_dir, config_name, envs, older_than)
+    ask = audited(config_dir, config_name, envs, older_than, env_group)
     now = datetime.now(timezone.utc)
     chosen = Quarter.parse(quarter) if quarter else Quarter.containing(now)
     as_of = judged_at(chosen, now)

@@ -9,6 +9,7 @@ import typer
 from cfgtrack.cli.options import (
     CONFIG_DIR,
     CONFIG_NAME,
+    ENV_GROUP,
     OVERRIDES,
     choose_envs,
     project_settings,
@@ -23,6 +24,7 @@ def review(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    env_group: str = ENV_GROUP,
 ) -> None:
     """Record a review of KEY's current value in the reviews file (commit that file)."""
     from datetime import datetime, timezone
@@ -36,7 +38,7 @@ def review(
     from cfgtrack.git.objects import config_value, repo_toplevel
     from cfgtrack.render.ages_text import value_text
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
     import_schema_modules(settings)
     chosen = choose_envs(settings, envs)
     if not envs and chosen != [None]:
@@ -59,6 +61,7 @@ def review(
             settings.config_name,
             composition.hydra_overrides(),
             version_base=version_base_for(settings),
+            env_group=settings.env_group,
         )
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:

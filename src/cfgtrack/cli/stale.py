@@ -13,6 +13,7 @@ from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
     CONFIG_DIR,
     CONFIG_NAME,
+    ENV_GROUP,
     FAIL_ON_STALE,
     OLDER_THAN,
     OVERRIDES,
@@ -41,6 +42,7 @@ def stale(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    env_group: str = ENV_GROUP,
     source: str = typer.Option(
         "git",
         "--source",
@@ -70,7 +72,7 @@ def stale(
             query, older_than, given, start, output, show_all, fail_on_stale, allow_shallow
         )
         return
-    ask = audited(config_dir, config_name, envs, older_than)
+    ask = audited(config_dir, config_name, envs, older_than, env_group)
     histories = walked_histories(
         ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
     )

@@ -174,6 +174,7 @@ def _load_env(
         label=where,
         version_base=version_base_for(settings),
         search_folders=_search_folders(files, config_name, settings.root, commit),
+        env_group=group,
     )
     return Config(
         spec=spec,

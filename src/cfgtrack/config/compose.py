@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path, PurePath
@@ -33,7 +33,7 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.defaults_list import create_defaults_list
 from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from hydra.types import RunMode
 from hydra.version import VersionBase
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
@@ -83,6 +83,7 @@ def compose_dir(
     overrides: Sequence[str] = (),
     *,
     version_base: str | None = None,
+    env_group: str | None = None,
 ) -> ComposedConfig:
     """Compose ``config_name`` from the config folder ``config_dir`` with Hydra ``overrides``.
 
@@ -98,7 +99,12 @@ def compose_dir(
     with _composing(label, version_base):
         return _resolved(
             compose_tree(
-                FolderFiles(folder), config_name, overrides, label=label, version_base=version_base
+                FolderFiles(folder),
+                config_name,
+                overrides,
+                label=label,
+                version_base=version_base,
+                env_group=env_group,
             )
         )
 
@@ -111,6 +117,7 @@ def compose_files(
     label: str = "<config files>",
     version_base: str | None = None,
     search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
+    env_group: str | None = None,
 ) -> ComposedConfig:
     """Compose from ``files`` (path relative to the config folder -> file bytes).
 
@@ -127,6 +134,7 @@ def compose_files(
                 label=label,
                 version_base=version_base,
                 search_folders=search_folders,
+                env_group=env_group,
             )
         )
 
@@ -194,15 +202,34 @@ def compose_tree(
     label: str = "<config files>",
     version_base: str | None = None,
     search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
+    env_group: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The composed config as Hydra leaves it (interpolations unresolved), and the choices."""
+    """The composed config as Hydra leaves it (interpolations unresolved), and the choices.
+
+    ``env_group``: the group of an env choice among ``overrides``; absent from the defaults
+    list, the choice is appended as ``+group=option``, as its users pass it to the app.
+    """
     name = config_name.removesuffix(".yaml")
     compose = _Compose(files, label, name, list(overrides), search_folders or {})
     with _composing(label, version_base):
         try:
-            return compose.run(fast=True)
-        except NotModelled:
-            return compose.run(fast=False)
+            return compose.run_either()
+        except ConfigCompositionException as exc:
+            appended = _appended(compose.overrides, env_group, exc)
+            if appended is None:
+                raise
+            return replace(compose, overrides=appended).run_either()
+
+
+def _appended(
+    overrides: list[str], env_group: str | None, exc: ConfigCompositionException
+) -> list[str] | None:
+    """``overrides`` with the env choice appended (``+group=option``) when the env group is not
+    in the defaults list (the ``+experiment=aplite`` pattern); None otherwise."""
+    if env_group is None or f"Could not override '{env_group}'." not in str(exc):
+        return None
+    prefix = f"{env_group}="
+    return [f"+{item}" if item.startswith(prefix) else item for item in overrides]
 
 
 @contextmanager
@@ -238,6 +265,13 @@ class _Compose:
     name: str
     overrides: list[str]
     search_folders: Mapping[str, Mapping[str, bytes]]
+
+    def run_either(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The fast path, or Hydra's own compose for what it does not model."""
+        try:
+            return self.run(fast=True)
+        except NotModelled:
+            return self.run(fast=False)
 
     def run(self, *, fast: bool) -> tuple[dict[str, Any], dict[str, str]]:
         """Register the files for the duration of one compose (fast path or Hydra's own)."""
