@@ -74,10 +74,11 @@ def load_histories(
     worktree: bool | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
+    until: datetime | None = None,
 ) -> list[History]:
     """The history of each env's composition of the project's config (see ``walk``).
 
-    Uncommitted edits count (``worktree``) by default when walking from ``HEAD``.
+    Uncommitted edits count (``worktree``) by default when walking from ``HEAD`` up to now.
     """
     repo_root, folder = config_folder(settings)
     if rev == "HEAD" and objects_for(repo_root).read("HEAD^{commit}") is None:
@@ -95,12 +96,13 @@ def load_histories(
             compositions,
             rev=rev,
             since=since,
-            worktree=rev == "HEAD" if worktree is None else worktree,
+            worktree=rev == "HEAD" and until is None if worktree is None else worktree,
             cache=cache,
             workers=workers,
             on_progress=on_progress,
             version_base=version_base_for(settings),
             schemas=(str(settings.root), settings.schema_modules),
+            until=until,
         )
     finally:
         if cache is not None:

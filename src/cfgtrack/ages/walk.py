@@ -247,30 +247,34 @@ def walk(
     on_progress: ProgressCallback | None = None,
     version_base: str | None = None,
     schemas: tuple[str, tuple[str, ...]] = ("", ()),
+    until: datetime | None = None,
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
     ``folder`` is the config folder relative to ``repo_root`` and ``config_name`` the primary
     config, both as they are at ``rev``; earlier locations are found by following renames.
-    ``since`` cuts the walk (ages become lower bounds); ``worktree`` adds uncommitted edits;
+    ``since`` cuts the walk (ages become lower bounds); ``until`` (``--as-of``) starts it at the
+    last commit on or before that moment (committer dates); ``worktree`` adds uncommitted edits;
     ``version_base`` picks the era of Hydra's rules for every commit (None: current);
     ``schemas`` (project root, module names) are imported before composing, in every process.
     """
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
-    since_cut = False
+    if until is not None:
+        log = log[next((i for i, c in enumerate(log) if c.date <= until), len(log)) :]
+        if not log:
+            raise CfgtrackError(
+                f"--as-of {until.isoformat()}: no commit of {rev} is on or before it "
+                "(committer dates, UTC)"
+            )
+        head = log[0].sha
+    before = None
     if since is not None:
         kept = next((i for i, c in enumerate(log) if c.date < since), len(log))
-        log, since_cut = log[:kept], kept < len(log)
+        log, before = log[:kept], log[kept] if kept < len(log) else None
     shallow = is_shallow(repo_root)
     locations = track_locations(repo_root, log, folder, config_name)
-    cut = None
-    if len(locations) == len(log) and log and (since_cut or shallow):
-        cut = (
-            f"--since {since.date().isoformat()}: older commits were not read"
-            if since_cut and since is not None
-            else "shallow clone: older commits are not in this clone"
-        )
+    cut = _cut(repo_root, since, before, locations, len(log), shallow)
     keys = [checkpoint_key(folder, config_name, c, version_base, schemas[1]) for c in compositions]
     resumable = cache is not None and since is None
     points = resume_points(cache, log, keys, shallow) if resumable else [None] * len(keys)
@@ -293,6 +297,31 @@ def walk(
         here = locations[0] if locations else Location(folder, config_name, "")
         _add_uncommitted(repo_root, here.folder, here.config_name, timelines, version_base)
     return [timeline.history for timeline in timelines]
+
+
+def _cut(
+    repo_root: Path,
+    since: datetime | None,
+    before: CommitInfo | None,
+    locations: list[Location],
+    walked: int,
+    shallow: bool,
+) -> str | None:
+    """Why the ages are lower bounds, naming the real cause; None when they are exact."""
+    if since is not None and before is not None:
+        day = since.date().isoformat()
+        oldest = locations[-1] if locations else None
+        unchanged = len(set(locations)) <= 1 and (
+            oldest is None or oldest.tree == folder_tree_id(repo_root, before.sha, oldest.folder)
+        )
+        if unchanged:
+            return f"--since {day}: no config commit since then; every age is older"
+        if len(locations) == walked:
+            return f"--since {day}: older commits were not read"
+        return None
+    if shallow and walked and len(locations) == walked:
+        return "shallow clone: older commits are not in this clone"
+    return None
 
 
 def _add_uncommitted(

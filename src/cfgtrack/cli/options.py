@@ -147,9 +147,14 @@ def shallow_gate(histories: list[History], allow_shallow: bool) -> None:
     """``--fail-on-stale`` cannot vouch for lower-bound ages: exit 2 unless allowed."""
     cut = next((history.cut for history in histories if history.cut), None)
     if cut and not allow_shallow:
+        remedy = (
+            "widen or drop --since"
+            if cut.startswith("--since")
+            else "fetch the full history (git fetch --unshallow, or fetch-depth: 0 in CI)"
+        )
         raise CfgtrackError(
-            f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; fetch the full "
-            "history (git fetch --unshallow, or fetch-depth: 0 in CI) or pass --allow-shallow"
+            f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; {remedy} "
+            "or pass --allow-shallow"
         )
 
 

@@ -59,7 +59,7 @@ def stale(
     """Parameters whose value is older than the threshold, oldest first, per env."""
     from cfgtrack.ages.stale import assess, parse_when
 
-    given = parse_when(as_of, option="--as-of") if as_of else None
+    given = parse_when(as_of, option="--as-of", end_of_day=True) if as_of else None
     start = since_date(since, given or datetime.now(timezone.utc))
     if source != "git":
         from cfgtrack.cli.run_stale import RunStaleQuery, stale_from_runs
@@ -74,7 +74,7 @@ def stale(
         return
     ask = audited(config_dir, config_name, envs, older_than, env_group)
     histories = walked_histories(
-        ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start
+        ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=start, until=given
     )
     moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
     results = [(h, assess(h, ask.reviews, ask.threshold, moment)) for h in histories]

@@ -101,7 +101,11 @@ def history_dict(history: History) -> dict[str, Any]:
         ],
         "ages_are_lower_bounds": history.cut is not None,
         "lower_bound_reason": history.cut,
+        "dates": "committer, UTC",
     }
+
+
+DATES_NOTE = "Dates are committer dates (when a commit reached the branch), in UTC."
 
 
 def history_notes(histories: Sequence[History]) -> list[str]:
@@ -109,10 +113,13 @@ def history_notes(histories: Sequence[History]) -> list[str]:
     notes = []
     cuts = sorted({history.cut for history in histories if history.cut})
     for cut in cuts:
-        notes.append(
-            f"Ages are lower bounds ({cut}); ages marked ≥ may be older. "
-            "Fetch the full history (git fetch --unshallow) for exact ages."
+        remedy = (
+            "Widen or drop --since for exact ages."
+            if cut.startswith("--since")
+            else "Fetch the full history (git fetch --unshallow) for exact ages."
         )
+        notes.append(f"Ages are lower bounds ({cut}); ages marked ≥ may be older. {remedy}")
+    notes.append(DATES_NOTE)
     for history in histories:
         if history.skipped:
             where = f" for env {history.env}" if history.env else ""
