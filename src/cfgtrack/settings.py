@@ -81,6 +81,7 @@ class Settings:
     experiment: str | None = None
     mlflow: bool = True
     strict: bool = False
+    follow_renames: bool = True
     production_env: str = "prod"
     staging_env: str = "staging"
     version_base: str | None = None
@@ -159,7 +160,7 @@ _STRING_KEYS = {
     "staging_env",
     "version_base",
 }
-_BOOL_KEYS = {"mlflow", "strict"}
+_BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
 _LIST_KEYS = {"env_allowlist", "redact_keys", "schema_modules"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds

@@ -103,6 +103,7 @@ def load_histories(
             version_base=version_base_for(settings),
             schemas=(str(settings.root), settings.schema_modules),
             until=until,
+            follow_renames=settings.follow_renames,
         )
     finally:
         if cache is not None:
@@ -128,6 +129,7 @@ def cached_history(
             composition,
             version_base_for(settings),
             settings.schema_modules,
+            settings.follow_renames,
         )
         saved = cache.checkpoint(key, head)
     finally:

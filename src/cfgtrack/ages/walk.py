@@ -248,6 +248,7 @@ def walk(
     version_base: str | None = None,
     schemas: tuple[str, tuple[str, ...]] = ("", ()),
     until: datetime | None = None,
+    follow_renames: bool = True,
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
@@ -256,7 +257,8 @@ def walk(
     ``since`` cuts the walk (ages become lower bounds); ``until`` (``--as-of``) starts it at the
     last commit on or before that moment (committer dates); ``worktree`` adds uncommitted edits;
     ``version_base`` picks the era of Hydra's rules for every commit (None: current);
-    ``schemas`` (project root, module names) are imported before composing, in every process.
+    ``schemas`` (project root, module names) are imported before composing, in every process;
+    ``follow_renames``: a renamed subtree's keys keep their ages (see ``renames``).
     """
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
@@ -281,7 +283,7 @@ def walk(
     timelines = []
     for composition, point in zip(compositions, points, strict=True):
         history = History(composition, head, walked=len(locations), cut=cut)
-        timeline = Timeline(history, start=len(locations))
+        timeline = Timeline(history, start=len(locations), follow_renames=follow_renames)
         if point is not None and point[0] < len(locations):
             index, saved = point
             if saved["location"] and Location(*saved["location"]) == locations[index]:

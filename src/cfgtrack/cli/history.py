@@ -61,13 +61,14 @@ def history(
     if key not in found.changes:
         raise unknown_key(key, sorted(found.changes), f"the history of {where}")
     changes = list(reversed(found.changes[key]))
-    notes = text.history_notes([found])
+    notes = [*text.rename_notes(found, key), *text.history_notes([found])]
     if output is OutputFormat.json:
         document = {
             "schema": "cfgtrack.history",
             "version": text.SCHEMA_VERSION,
             "key": key,
             **text.history_dict(found),
+            "renamed_from": text.renamed_from(found, key),
             "changes": [text.change_dict(c, found.is_lower_bound(c)) for c in changes],
             "notes": notes,
         }

@@ -105,6 +105,29 @@ def history_dict(history: History) -> dict[str, Any]:
     }
 
 
+def renamed_from(history: History, key: str) -> list[dict[str, Any]]:
+    """The names ``key`` had before, newest first, each with the commit that renamed it."""
+    found: list[dict[str, Any]] = []
+    seen = {key}
+    while key in history.renamed:
+        old, commit = history.renamed[key]
+        found.append({"key": old, **commit_dict(commit)})
+        if old in seen:  # renamed back and forth
+            break
+        seen.add(old)
+        key = old
+    return found
+
+
+def rename_notes(history: History, key: str) -> list[str]:
+    return [
+        f"renamed from {item['key']} at {(item['sha'] or 'uncommitted')[:10]} "
+        f"({item['date'][:10]}); "
+        "its age continues the old key's (set follow_renames = false to reset it)"
+        for item in renamed_from(history, key)
+    ]
+
+
 DATES_NOTE = "Dates are committer dates (when a commit reached the branch), in UTC."
 
 
