@@ -88,6 +88,7 @@ class Settings:
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
     schema_modules: tuple[str, ...] = ()
+    compare_envs: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -161,7 +162,7 @@ _STRING_KEYS = {
     "version_base",
 }
 _BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
-_LIST_KEYS = {"env_allowlist", "redact_keys", "schema_modules"}
+_LIST_KEYS = {"env_allowlist", "redact_keys", "schema_modules", "compare_envs"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
@@ -205,6 +206,8 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
         raise CfgtrackError(
             f'{where}: must be a Hydra version base such as "1.1" or "current", got {value!r}'
         )
+    if key == "compare_envs" and not all(re.fullmatch(r"[^:]+:[^:]+", item) for item in value):
+        raise CfgtrackError(f'{where}: list env pairs as "left:right", got {value!r}')
     if key == "stale_after":
         try:
             parse_duration(value)

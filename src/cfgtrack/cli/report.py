@@ -43,7 +43,7 @@ def report(
     """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
     from datetime import datetime, timezone
 
-    from cfgtrack.ages.audit import Quarter, build_audit, judged_at
+    from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
     from cfgtrack.render.audit.files import write_report
 
     ask = audited(config_dir, config_name, envs, older_than, env_group)
@@ -54,7 +54,10 @@ def report(
         ask.settings, ask.envs, overrides=overrides or (), rev=rev, since=since_date(since, as_of)
     )
     differences = _differences(ask.settings, ask.envs, overrides or (), rev, as_of, now)
-    audit = build_audit(histories, ask.reviews, chosen, ask.threshold, undocumented=differences)
+    pairs = env_pairs(ask.envs, ask.settings)
+    audit = build_audit(
+        histories, ask.reviews, chosen, ask.threshold, undocumented=differences, pairs=pairs
+    )
     files = write_report(audit, out)
     for path in files:
         typer.echo(f"wrote {path}")
