@@ -16,7 +16,14 @@ then measures, side by side in this one run:
   start included, and the walk alone;
 - one new commit: the walk after committing one more change (composes one config).
 
-Targets (issue 4): cold <= 60 ms per config-changing commit; warm <= 1 s; memory reported.
+With the shared corpus beside the project (``../shared/corpus``), also on its longest real
+history (NeMo-Framework-Launcher, 401 first-parent config commits, config folder moved twice):
+the naive walk at an evenly spaced sample of its config commits (each at the primary config the
+corpus records for it) against cfgtrack's cold walk of the whole history in one process, in the
+same run, and the warm re-run (the walk alone, and the whole ``cfgtrack stale`` command).
+
+Targets: cold <= 60 ms per config-changing commit; warm <= 1 s; memory reported. On the corpus's
+longest history: cold <= 0.25x naive per commit, warm re-run <= 0.3 s.
 Figures are medians of ``--repeats`` runs. Wall times swing with the machine's load; CPU times
 (process + children) are printed beside them because they barely do.
 """
@@ -115,48 +122,121 @@ def naive_per_commit(repo: Path, sample: int) -> tuple[float, float]:
 
     Returns the median wall time and CPU time per commit, in ms.
     """
+    shas = subprocess.run(
+        ["git", "rev-list", "--first-parent", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.split()
+    step = max(len(shas) // sample, 1)
+    points = [(sha, "conf", "config") for sha in shas[::step][:sample]]
+    return naive_compose(repo, points, ["env=prod"])
+
+
+def naive_compose(
+    repo: Path, points: list[tuple[str, str, str]], overrides: list[str]
+) -> tuple[float, float]:
+    """Median wall and CPU ms of archive + Hydra compose + resolve + flatten at each
+    ``(commit, config folder, config name)``; a config that does not compose counts too."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     from cfgtrack.config.flatten import flatten
 
-    shas = subprocess.run(
-        ["git", "rev-list", "--first-parent", "HEAD"], cwd=repo, capture_output=True, text=True
-    ).stdout.split()
-    step = max(len(shas) // sample, 1)
     walls, cpus = [], []
-    for sha in shas[::step][:sample]:
+    for sha, conf, name in points:
         started, used = time.perf_counter(), cpu_seconds()
         with tempfile.TemporaryDirectory() as folder:
             archive = subprocess.run(
-                ["git", "archive", sha, "conf"], cwd=repo, capture_output=True, check=True
+                ["git", "archive", sha, conf], cwd=repo, capture_output=True, check=True
             ).stdout
             subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
-            with initialize_config_dir(str(Path(folder) / "conf"), version_base="1.3"):
-                config = compose("config", ["env=prod"])
-            flatten(OmegaConf.to_container(config, resolve=True))
+            try:
+                with initialize_config_dir(str(Path(folder) / conf), version_base="1.3"):
+                    config = compose(name, overrides)
+                flatten(OmegaConf.to_container(config, resolve=True))
+            except Exception:  # a broken commit costs what Hydra spent finding out
+                pass
         walls.append(time.perf_counter() - started)
         cpus.append(cpu_seconds() - used)
     return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
 
 
+CORPUS = ROOT.parent / "shared" / "corpus"
+LONGEST = "NeMo-Framework-Launcher"
+
+
+def corpus_longest(repeats: int, sample: int) -> None:
+    """The corpus's longest history: naive against cold, then the warm re-run."""
+    import csv
+
+    from cfgtrack.ages.history import load_histories
+    from cfgtrack.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as folder:
+        repo = Path(folder) / LONGEST
+        bundle = CORPUS / f"{LONGEST}.bundle"
+        subprocess.run(["git", "clone", "-q", str(bundle), str(repo)], check=True)
+        os.environ["XDG_CACHE_HOME"] = str(Path(folder) / "xdg")
+        with (CORPUS / f"{LONGEST}.compose-hydra-1.3.8.tsv").open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["primary"] != "-"]
+        points = [
+            (r["bundle_commit"], *r["primary"].rsplit("/", 1)) for r in rows[:: len(rows) // sample]
+        ]
+        points = [(sha, conf, name.removesuffix(".yaml")) for sha, conf, name in points]
+        naive_runs = [naive_compose(repo, points, []) for _ in range(repeats)]
+        naive = statistics.median(wall for wall, _ in naive_runs)
+        naive_cpu = statistics.median(cpu for _, cpu in naive_runs)
+        (repo / "pyproject.toml").write_text(
+            '[tool.cfgtrack]\nconfig_dir = "launcher_scripts/conf"\n'
+        )
+        runs = [cold_walk(repo, 1) for _ in range(repeats)]
+        composed = runs[0]["composed"]
+        wall = statistics.median(run["seconds"] for run in runs) * 1000 / composed
+        cpu = statistics.median(run["cpu"] for run in runs) * 1000 / composed
+        print(
+            f"{LONGEST}: naive {naive:.0f} ms per config commit (CPU {naive_cpu:.0f} ms, "
+            f"{len(points)} sampled); cfgtrack cold walk, one process: {runs[0]['walked']} "
+            f"commits walked, {composed} composed, {wall:.0f} ms per composed commit = "
+            f"{wall / naive:.2f}x naive (CPU {cpu:.0f} ms = {cpu / naive_cpu:.2f}x)",
+            flush=True,
+        )
+        settings = load_settings(repo)
+        load_histories(settings, [None], worktree=False)  # fill the repository's cache
+        warm = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            load_histories(settings, [None], worktree=False)
+            warm.append(time.perf_counter() - started)
+        command = [CFGTRACK, "stale", "--format", "json"]
+        warm_cli = statistics.median(timed(command, repo) for _ in range(repeats))
+        print(
+            f"{LONGEST}: warm re-run, walk alone {statistics.median(warm) * 1000:.0f} ms; "
+            f"`cfgtrack stale` {warm_cli:.2f} s (interpreter start included)",
+            flush=True,
+        )
+
+
 def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str, float]:
-    """One cold walk in this process (the ``--child`` mode); what the parent reports."""
+    """One cold walk in this process (the ``--child`` mode); what the parent reports.
+
+    The generated repository is walked with ``env=prod``; a project with settings (the corpus's
+    history) with its configured folder and no env.
+    """
     from cfgtrack.ages.cache import HistoryCache
+    from cfgtrack.ages.history import config_folder
     from cfgtrack.ages.model import Composition
     from cfgtrack.ages.walk import walk
+    from cfgtrack.settings import load_settings
 
+    settings = load_settings(repo)
     cache = HistoryCache(cache_file)
     started = time.perf_counter()
     found = walk(
         repo,
-        "conf",
-        "config",
-        [Composition("prod")],
+        config_folder(settings)[1],
+        settings.config_name,
+        [Composition("prod" if settings.source is None else None)],
         rev=rev,
         cache=cache,
         workers=workers,
-        progress=False,
         worktree=False,
     )[0]
     seconds = time.perf_counter() - started
@@ -191,6 +271,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive", type=int, default=40, help="commits sampled for the naive walk")
+    parser.add_argument("--corpus-only", action="store_true", help="only the corpus's history")
     parser.add_argument("--child", nargs=4, metavar=("REPO", "CACHE", "WORKERS", "REV"))
     options = parser.parse_args()
     if options.child:
@@ -202,6 +283,10 @@ def main() -> None:
     from cfgtrack.ages.parallel import available_cpus
     from cfgtrack.settings import load_settings
 
+    if (CORPUS / f"{LONGEST}.bundle").is_file():
+        corpus_longest(options.repeats, options.naive)
+    if options.corpus_only:
+        return
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder) / "repo"
         started = time.perf_counter()
@@ -243,13 +328,13 @@ def main() -> None:
         )
 
         settings = load_settings(repo)
-        load_histories(settings, ["prod"], progress=False)  # fill the repository's own cache
+        load_histories(settings, ["prod"])  # fill the repository's own cache
         command = [CFGTRACK, "history", "section1.key1", "--env", "prod", "--format", "json"]
         warm_cli = statistics.median(timed(command, repo) for _ in range(options.repeats))
         warm_walk = []
         for _ in range(options.repeats):
             started = time.perf_counter()
-            load_histories(settings, ["prod"], progress=False)
+            load_histories(settings, ["prod"])
             warm_walk.append(time.perf_counter() - started)
         print(
             f"warm re-run, no new commit: `cfgtrack history KEY` {warm_cli:.2f} s "
@@ -260,7 +345,7 @@ def main() -> None:
         config.write_text(config.read_text().replace("key1: ", "key1: 999", 1))
         subprocess.run(["git", "commit", "-qam", "one more change"], cwd=repo, check=True)
         started = time.perf_counter()
-        found = load_histories(settings, ["prod"], progress=False)[0]
+        found = load_histories(settings, ["prod"])[0]
         print(
             f"one new commit: walk {time.perf_counter() - started:.2f} s, "
             f"composed {found.composed} config"

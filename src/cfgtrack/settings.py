@@ -63,6 +63,7 @@ DEFAULT_MACHINE_ENV = (
     "*PATH",
 )
 
+DEFAULT_ENV_GROUP = "env"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -93,17 +94,21 @@ class Settings:
     root: Path
     config_dir: Path
     config_name: str = "config"
-    env_group: str = "env"
+    env_group: str = DEFAULT_ENV_GROUP
     stale_after: str = "365d"
     tracking_uri: str | None = None
     experiment: str | None = None
     mlflow: bool = True
     strict: bool = False
+    follow_renames: bool = True
     production_env: str = "prod"
     staging_env: str = "staging"
+    version_base: str | None = None
     env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
     redact_keys: tuple[str, ...] = ()
     machine_env: tuple[str, ...] = DEFAULT_MACHINE_ENV
+    schema_modules: tuple[str, ...] = ()
+    compare_envs: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -165,9 +170,10 @@ _STRING_KEYS = {
     "experiment",
     "production_env",
     "staging_env",
+    "version_base",
 }
-_BOOL_KEYS = {"mlflow", "strict"}
-_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env"}
+_BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
+_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env", "schema_modules", "compare_envs"}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
@@ -221,6 +227,12 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
             Path(value).expanduser().resolve()
         except (RuntimeError, ValueError, OSError) as exc:  # "~nobody/x", a NUL byte
             raise CfgtrackError(f"{where}: not a usable path ({exc}); fix the path") from None
+    if key == "version_base" and not re.fullmatch(r"current|\d+\.\d+", value):
+        raise CfgtrackError(
+            f'{where}: must be a Hydra version base such as "1.1" or "current", got {value!r}'
+        )
+    if key == "compare_envs" and not all(re.fullmatch(r"[^:]+:[^:]+", item) for item in value):
+        raise CfgtrackError(f'{where}: list env pairs as "left:right", got {value!r}')
     if key == "stale_after":
         try:
             parse_duration(value)

@@ -47,7 +47,7 @@ def test_stale_lists_old_values_oldest_first_per_env(repo):
     assert keys[-1] == "model.C"  # the newest stale value comes last
     assert "train.epochs" not in keys  # changed three months before the as-of date
     c_row = lines[-1]
-    assert "| 0.25 | 2024-06-01 | 547 days |" in c_row
+    assert "| 0.25 | 2024-06-01 | 548 days |" in c_row  # as of the end of the as-of day
     assert "retune prod C" in c_row and "Ada Tester" in c_row
     assert "seed" in keys and "train.lr" in keys
 
@@ -64,15 +64,16 @@ def test_threshold_as_of_and_json(repo):
     assert (
         by_key["seed"]["age_days"]
         == (
-            datetime(2025, 12, 1, tzinfo=timezone.utc)
+            datetime(2025, 12, 1, 23, 59, 59, tzinfo=timezone.utc)  # a date: its end, UTC
             - datetime(2021, 1, 1, 12, tzinfo=timezone.utc)
         ).days
     )
     assert by_key["seed"]["commit"]["subject"] == "initial config"
-    # As of mid-2024 prod's C had just been retuned: its value then was 0.25, one day old.
+    # As of the end of 2024-06-02 prod's C had just been retuned: its value then was 0.25,
+    # set the day before.
     earlier = as_json(run(repo, "stale", "prod", "--all", "--as-of", "2024-06-02", "-f", "json"))
     c = next(p for p in earlier["envs"][0]["parameters"] if p["key"] == "model.C")
-    assert (c["value"], c["age_days"], c["status"]) == (0.25, 0, "fresh")
+    assert (c["value"], c["age_days"], c["status"]) == (0.25, 1, "fresh")
     before = as_json(run(repo, "stale", "prod", "--all", "--as-of", "2024-05-01", "-f", "json"))
     c = next(p for p in before["envs"][0]["parameters"] if p["key"] == "model.C")
     assert c["value"] == 0.5

@@ -187,15 +187,28 @@ def diverged_since(
 
 
 def long_divergences(
-    histories: list[History], as_of: datetime, older_than: timedelta = DIVERGENCE_AGE
+    histories: list[History],
+    as_of: datetime,
+    older_than: timedelta = DIVERGENCE_AGE,
+    pairs: Sequence[tuple[str, str]] | None = None,
 ) -> list[Divergence]:
-    """Keys whose values have differed between two envs for longer than ``older_than``."""
+    """Keys whose values have differed between two envs (of ``pairs``, default ``env_pairs``)
+    for longer than ``older_than``; a divergence never dates before both envs existed."""
+    by_env = {history.env: history for history in histories if history.env}
+    chosen = env_pairs(list(by_env)) if pairs is None else pairs
     found = []
-    for left, right in itertools.combinations(histories, 2):
+    for left_env, right_env in chosen:
+        left, right = by_env.get(left_env), by_env.get(right_env)
+        if left is None or right is None or left.oldest is None or right.oldest is None:
+            continue
+        both = max(left.oldest.date, right.oldest.date)  # before that one env had no config
         left_now, right_now = left.current(as_of), right.current(as_of)
         for key in sorted(set(left.changes) | set(right.changes)):
             since = diverged_since(left.changes.get(key), right.changes.get(key), as_of)
-            if since is None or as_of - since <= older_than:
+            if since is None:
+                continue
+            since = max(since, both)
+            if as_of - since <= older_than:
                 continue
             oldest = [h.oldest.date for h in (left, right) if h.cut and h.oldest]
             found.append(
@@ -212,12 +225,18 @@ def long_divergences(
     return sorted(found, key=lambda d: (d.since, d.key))
 
 
-def env_pairs(envs: Sequence[str | None]) -> list[tuple[str, str]]:
-    """Envs compared for undocumented differences: staging vs prod when both exist, else all."""
+def env_pairs(
+    envs: Sequence[str | None], settings: Settings | None = None
+) -> list[tuple[str, str]]:
+    """Env pairs an audit compares: staging vs production when both exist, else the pairs the
+    ``compare_envs`` setting lists (``"dev:prod"``), else none (never every pair of envs)."""
     named = [env for env in envs if env]
-    if "staging" in named and "prod" in named:
-        return [("staging", "prod")]
-    return list(itertools.combinations(named, 2))
+    staging = settings.staging_env if settings else "staging"
+    production = settings.production_env if settings else "prod"
+    if staging in named and production in named:
+        return [(staging, production)]
+    listed = [tuple(item.split(":", 1)) for item in (settings.compare_envs if settings else ())]
+    return [(left, right) for left, right in listed if left in named and right in named]
 
 
 def undocumented_differences(
@@ -226,9 +245,13 @@ def undocumented_differences(
     """``cfgtrack diff`` of each env pair (at ``rev``, else the work tree), undocumented part."""
     from cfgtrack.compare.diff import DiffOptions, diff_sources
 
-    pairs = env_pairs(envs)
+    pairs = env_pairs(envs, settings)
     if not pairs:
-        return [], "Only one env: nothing to compare."
+        staging, production = settings.staging_env, settings.production_env
+        return [], (
+            f"No env pair compared: there is no {staging} and {production}; list pairs in the "
+            'compare_envs setting (compare_envs = ["dev:prod"]).'
+        )
     at = f"@{rev}" if rev else ""
     found: list[EnvDifference] = []
     for left, right in pairs:
@@ -259,6 +282,7 @@ def build_audit(
     threshold: timedelta,
     now: datetime | None = None,
     undocumented: tuple[list[EnvDifference] | None, str] = (None, "Not compared."),
+    pairs: Sequence[tuple[str, str]] | None = None,
 ) -> Audit:
     """The audit of ``quarter``, judged at its end (or now, for the quarter still running)."""
     as_of = judged_at(quarter, now)
@@ -277,7 +301,7 @@ def build_audit(
         threshold,
         head,
         envs,
-        long_divergences(histories, as_of),
+        long_divergences(histories, as_of, pairs=pairs),
         undocumented=undocumented[0],
         undocumented_note=undocumented[1],
     )

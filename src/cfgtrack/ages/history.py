@@ -15,11 +15,13 @@ from cfgtrack.ages.timeline import (
     restore_checkpoint,
 )
 from cfgtrack.ages.walk import walk
+from cfgtrack.config.era import version_base_for
+from cfgtrack.config.schemas import import_schema_modules
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import objects_for, resolve_commit
 from cfgtrack.git.repo import repo_toplevel
 from cfgtrack.progress import ProgressCallback
-from cfgtrack.settings import Settings
+from cfgtrack.settings import DEFAULT_ENV_GROUP, Settings
 
 
 def config_folder(settings: Settings) -> tuple[Path, str]:
@@ -36,9 +38,31 @@ def config_folder(settings: Settings) -> tuple[Path, str]:
 
 
 def env_options(settings: Settings) -> list[str]:
-    """The options of the env group in the work tree (``conf/env/*.yaml`` -> names)."""
+    """The options of the env group in the work tree (``conf/env/*.yaml`` -> names).
+
+    A project without the default ``env`` group has no envs; an env group chosen by name
+    (setting or ``--env-group``) that does not exist is an error, never the default composition.
+    """
     group = settings.config_dir / settings.env_group
-    return sorted(path.stem for path in group.glob(f"*{CONFIG_SUFFIX}")) if group.is_dir() else []
+    options = (
+        sorted(path.stem for path in group.glob(f"*{CONFIG_SUFFIX}")) if group.is_dir() else []
+    )
+    if not options and settings.env_group != DEFAULT_ENV_GROUP:
+        found = (
+            sorted(
+                path.name
+                for path in settings.config_dir.iterdir()
+                if path.is_dir() and any(path.glob(f"*{CONFIG_SUFFIX}"))
+            )
+            if settings.config_dir.is_dir()
+            else []
+        )
+        raise CfgtrackError(
+            f"unknown env group {settings.env_group!r}: {settings.config_dir} has no "
+            f"{settings.env_group}/*.yaml; its groups are {', '.join(found) or 'none'} "
+            "(set env_group or --env-group)"
+        )
+    return options
 
 
 def load_histories(
@@ -52,16 +76,18 @@ def load_histories(
     worktree: bool | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
+    until: datetime | None = None,
 ) -> list[History]:
     """The history of each env's composition of the project's config (see ``walk``).
 
-    Uncommitted edits count (``worktree``) by default when walking from ``HEAD``.
+    Uncommitted edits count (``worktree``) by default when walking from ``HEAD`` up to now.
     """
     repo_root, folder = config_folder(settings)
     if rev == "HEAD" and objects_for(repo_root).read("HEAD^{commit}") is None:
         raise CfgtrackError(
             f"{repo_root} has no commits yet; commit the config so it has a history to age"
         )
+    import_schema_modules(settings)
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
     cache = HistoryCache.for_repository(repo_root) if use_cache else None
     try:
@@ -72,10 +98,14 @@ def load_histories(
             compositions,
             rev=rev,
             since=since,
-            worktree=rev == "HEAD" if worktree is None else worktree,
+            worktree=rev == "HEAD" and until is None if worktree is None else worktree,
             cache=cache,
             workers=workers,
             on_progress=on_progress,
+            version_base=version_base_for(settings),
+            schemas=(str(settings.root), settings.schema_modules),
+            until=until,
+            follow_renames=settings.follow_renames,
         )
     finally:
         if cache is not None:
@@ -116,7 +146,15 @@ def cached_history(
         return None
     try:
         head = resolve_commit(repo_root, rev)
-        saved = cache.checkpoint(checkpoint_key(folder, settings.config_name, composition), head)
+        key = checkpoint_key(
+            folder,
+            settings.config_name,
+            composition,
+            version_base_for(settings),
+            settings.schema_modules,
+            settings.follow_renames,
+        )
+        saved = cache.checkpoint(key, head)
     finally:
         cache.close()
     if saved is None:

@@ -62,6 +62,7 @@ class History:
     composed: int = 0
     cut: str | None = None
     oldest: CommitInfo | None = None
+    renamed: dict[str, tuple[str, CommitInfo]] = field(default_factory=dict)  # new: (old, at)
 
     @property
     def env(self) -> str | None:

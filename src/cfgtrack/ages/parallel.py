@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
@@ -38,13 +39,34 @@ class RecordingFiles(Mapping[str, bytes]):
         return len(self._names)
 
 
-def compose_payload(
-    files: RecordingFiles, config_name: str, overrides: Sequence[str], label: str
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Job:
+    """One compose at one commit: a worker process gets it whole (files as bytes)."""
+
+    config_name: str
+    overrides: Sequence[str]
+    label: str
+    version_base: str | None = None
+    search_folders: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    schemas: tuple[str, tuple[str, ...]] = ("", ())  # project root, schema modules
+    env_group: str | None = None
+
+
+def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
     from cfgtrack.config.compose import compose_files
+    from cfgtrack.config.schemas import import_modules
 
     try:
-        composed = compose_files(files, config_name, overrides, label=label)
+        import_modules(*job.schemas)  # in a worker process: once per process
+        composed = compose_files(
+            files,
+            job.config_name,
+            job.overrides,
+            label=job.label,
+            version_base=job.version_base,
+            search_folders=job.search_folders,
+            env_group=job.env_group,
+        )
     except CfgtrackError as exc:
         return {"error": str(exc), "accessed": sorted(files.accessed)}
     return {
@@ -54,13 +76,10 @@ def compose_payload(
     }
 
 
-def _compose_in_worker(
-    jobs: list[tuple[dict[str, bytes], str, list[str], str]],
-) -> list[dict[str, Any]]:
+def _compose_in_worker(jobs: list[tuple[dict[str, bytes], Job]]) -> list[dict[str, Any]]:
     """Compose a run of consecutive commits in a worker process (a long cold walk)."""
     return [
-        compose_payload(RecordingFiles(list(files), files.__getitem__), name, overrides, label)
-        for files, name, overrides, label in jobs
+        compose_payload(RecordingFiles(list(files), files.__getitem__), job) for files, job in jobs
     ]
 
 
@@ -74,10 +93,10 @@ class Batches:
     def __init__(self, pool: Executor, size: int) -> None:
         self.pool = pool
         self.size = size
-        self.jobs: list[tuple[dict[str, bytes], str, list[str], str]] = []
+        self.jobs: list[tuple[dict[str, bytes], Job]] = []
         self.futures: list[Future[dict[str, Any]]] = []
 
-    def add(self, job: tuple[dict[str, bytes], str, list[str], str]) -> Future[dict[str, Any]]:
+    def add(self, job: tuple[dict[str, bytes], Job]) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
         self.jobs.append(job)
         self.futures.append(future)

@@ -55,12 +55,18 @@ class Parameter:
         return self.status is not Status.fresh
 
 
-def parse_when(text: str, *, option: str) -> datetime:
-    """An ISO date or date-time (UTC when no zone is given) from a command-line option."""
+def parse_when(text: str, *, option: str, end_of_day: bool = False) -> datetime:
+    """An ISO date or date-time (UTC when no zone is given) from a command-line option.
+
+    ``end_of_day``: a bare date means the end of that day, UTC (``--as-of 2026-12-31`` includes
+    that day's commits); otherwise its start.
+    """
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise CfgtrackError(f"{option}: {text!r} is not a date; write e.g. 2026-12-31") from None
+    if end_of_day and len(text.strip()) == len("2026-12-31"):
+        moment += timedelta(days=1, microseconds=-1)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from cfgtrack.ages.cache import HistoryCache, cache_key
 from cfgtrack.ages.locations import Location
 from cfgtrack.ages.model import CONFIG_SUFFIX, Change, Composition, History, Skipped
+from cfgtrack.ages.renames import find_renames
 from cfgtrack.config.values import ADDED, REMOVED, compare_values
 from cfgtrack.git.objects import CommitInfo
 
@@ -46,28 +47,44 @@ class Timeline:
     last_location: Location | None = None
     last_fingerprint: Fingerprint | None = None
     last_payload: dict[str, Any] | None = None
+    follow_renames: bool = True
 
     def record(self, commit: CommitInfo, values: dict[str, Any], unresolved: set[str]) -> None:
         history = self.history
         if history.oldest is None:
             history.oldest = commit
-        for key, kind in compare_values(self.values, values).items():
+        kinds = compare_values(self.values, values)
+        renames = find_renames(self.values, values, kinds) if self.follow_renames else {}
+        for key, old in renames.items():  # the new key's age continues the old key's
+            history.changes[key] = list(history.changes[old])
+            history.renamed[key] = (old, commit)
+        for key, kind in kinds.items():
             if kind == REMOVED:
                 history.changes[key].append(Change(commit, None, present=False))
-                continue
-            change = Change(commit, values[key], True, key in unresolved, first=kind == ADDED)
-            history.changes.setdefault(key, []).append(change)
+            elif key not in renames:
+                change = Change(commit, values[key], True, key in unresolved, first=kind == ADDED)
+                history.changes.setdefault(key, []).append(change)
         self.values = values
 
 
 # --- checkpoints: a finished timeline saved at its tip commit -----------------------------------
 
 
-def checkpoint_key(folder: str, config_name: str, composition: Composition) -> str:
+def checkpoint_key(
+    folder: str,
+    config_name: str,
+    composition: Composition,
+    version_base: str | None = None,
+    schema_modules: tuple[str, ...] = (),
+    follow_renames: bool = True,
+) -> str:
     return cache_key(
         "checkpoint",
         folder,
         config_name,
+        version_base or "",
+        ",".join(schema_modules),
+        "renames" if follow_renames else "",
         composition.env_group,
         composition.env or "",
         *composition.overrides,
@@ -82,6 +99,7 @@ def save_checkpoint(timeline: Timeline, shallow: bool) -> dict[str, Any]:
         changes[key] = [[c.commit.sha, c.value, c.present, c.unresolved, c.first] for c in items]
         commits.update((c.commit.sha, c.commit) for c in items)
     commits.update((s.commit.sha, s.commit) for s in history.skipped)
+    commits.update((commit.sha, commit) for _, commit in history.renamed.values())
     if history.oldest is not None:
         commits[history.oldest.sha] = history.oldest
     location = timeline.last_location
@@ -98,6 +116,7 @@ def save_checkpoint(timeline: Timeline, shallow: bool) -> dict[str, Any]:
         },
         "changes": changes,
         "skipped": [[s.commit.sha, s.error] for s in history.skipped],
+        "renamed": {new: [old, commit.sha] for new, (old, commit) in history.renamed.items()},
     }
 
 
@@ -120,6 +139,9 @@ def restore_checkpoint(timeline: Timeline, saved: dict[str, Any], start: int) ->
         for key, items in saved["changes"].items()
     }
     history.skipped = [Skipped(commits[sha], error) for sha, error in saved["skipped"]]
+    history.renamed = {
+        new: (old, commits[sha]) for new, (old, sha) in saved.get("renamed", {}).items()
+    }
     history.cut = saved["cut"]
     history.walked = saved["walked"] + start
     history.oldest = commits.get(saved["oldest"]) if saved["oldest"] else None

@@ -32,6 +32,7 @@ from cfgtrack.ages.parallel import (
     BATCH_SIZE,
     PARALLEL_MIN_COMPOSES,
     Batches,
+    Job,
     RecordingFiles,
     compose_payload,
     default_workers,
@@ -53,6 +54,7 @@ from cfgtrack.git.objects import (
     config_value,
     first_parent_log,
     folder_is_dirty,
+    folder_tree_id,
     is_shallow,
     objects_for,
     resolve_commit,
@@ -77,8 +79,12 @@ class _Walk:
         cache: HistoryCache | None,
         workers: int | None,
         on_progress: ProgressCallback | None,
+        version_base: str | None = None,
+        schemas: tuple[str, tuple[str, ...]] = ("", ()),
     ) -> None:
         self.repo_root = repo_root
+        self.version_base = version_base
+        self.schemas = schemas
         self.objects = objects_for(repo_root)
         self.log = log
         self.cache = cache
@@ -90,7 +96,12 @@ class _Walk:
     def _key(self, step: _Step) -> str:
         location, composition = step.location, step.timeline.history.composition
         return cache_key(
-            "composed", location.tree, location.config_name, *composition.hydra_overrides()
+            "composed",
+            location.tree,
+            location.config_name,
+            self.version_base or "",
+            ",".join(self.schemas[1]),
+            *composition.hydra_overrides(),
         )
 
     def run(self, timelines: list[Timeline], locations: list[Location]) -> None:
@@ -164,15 +175,35 @@ class _Walk:
             future.set_result(known[0])
             return future, known[1]
         names = sorted(yaml_names(listing))
-        label = f"{location.folder or '.'}@{self.log[step.index].sha[:10]}"
-        overrides = timeline.history.composition.hydra_overrides()
+        commit = self.log[step.index].sha
+        read = lambda name: self.objects.blob(listing[name])  # noqa: E731
+        job = Job(
+            location.config_name,
+            timeline.history.composition.hydra_overrides(),
+            f"{location.folder or '.'}@{commit[:10]}",
+            self.version_base,
+            self._search_folders(commit, RecordingFiles(names, read), location.config_name),
+            self.schemas,
+            timeline.history.composition.env_group,
+        )
         timeline.history.composed += 1
         if self.batches is not None:
-            files = {name: self.objects.blob(listing[name]) for name in names}
-            return self.batches.add((files, location.config_name, overrides, label)), True
-        reader = RecordingFiles(names, lambda name: self.objects.blob(listing[name]))
-        future.set_result(compose_payload(reader, location.config_name, overrides, label))
+            return self.batches.add(({name: read(name) for name in names}, job)), True
+        future.set_result(compose_payload(RecordingFiles(names, read), job))
         return future, True
+
+    def _search_folders(
+        self, commit: str, files: Mapping[str, bytes], config_name: str
+    ) -> dict[str, dict[str, bytes]]:
+        """The primary's relative ``file://`` search paths, read from the same commit."""
+        from cfgtrack.config.compose import search_folder_entries
+
+        found = {}
+        for entry in search_folder_entries(files, config_name):
+            tree = folder_tree_id(self.repo_root, commit, entry.removeprefix("file://"))
+            if tree is not None:
+                found[entry] = self.objects.files(tree)
+        return found
 
     def _finish(
         self, step: _Step, future: Future[dict[str, Any]], fresh: bool
@@ -215,35 +246,45 @@ def walk(
     cache: HistoryCache | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
+    version_base: str | None = None,
+    schemas: tuple[str, tuple[str, ...]] = ("", ()),
+    until: datetime | None = None,
+    follow_renames: bool = True,
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
     ``folder`` is the config folder relative to ``repo_root`` and ``config_name`` the primary
     config, both as they are at ``rev``; earlier locations are found by following renames.
-    ``since`` cuts the walk (ages become lower bounds); ``worktree`` adds uncommitted edits.
+    ``since`` cuts the walk (ages become lower bounds); ``until`` (``--as-of``) starts it at the
+    last commit on or before that moment (committer dates); ``worktree`` adds uncommitted edits;
+    ``version_base`` picks the era of Hydra's rules for every commit (None: current);
+    ``schemas`` (project root, module names) are imported before composing, in every process;
+    ``follow_renames``: a renamed subtree's keys keep their ages (see ``renames``).
     """
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
-    since_cut = False
+    if until is not None:
+        log = log[next((i for i, c in enumerate(log) if c.date <= until), len(log)) :]
+        if not log:
+            raise CfgtrackError(
+                f"--as-of {until.isoformat()}: no commit of {rev} is on or before it "
+                "(committer dates, UTC)"
+            )
+        head = log[0].sha
+    before = None
     if since is not None:
         kept = next((i for i, c in enumerate(log) if c.date < since), len(log))
-        log, since_cut = log[:kept], kept < len(log)
+        log, before = log[:kept], log[kept] if kept < len(log) else None
     shallow = is_shallow(repo_root)
     locations = track_locations(repo_root, log, folder, config_name)
-    cut = None
-    if len(locations) == len(log) and log and (since_cut or shallow):
-        cut = (
-            f"--since {since.date().isoformat()}: older commits were not read"
-            if since_cut and since is not None
-            else "shallow clone: older commits are not in this clone"
-        )
-    keys = [checkpoint_key(folder, config_name, c) for c in compositions]
+    cut = _cut(repo_root, since, before, locations, len(log), shallow)
+    keys = [checkpoint_key(folder, config_name, c, version_base, schemas[1]) for c in compositions]
     resumable = cache is not None and since is None
     points = resume_points(cache, log, keys, shallow) if resumable else [None] * len(keys)
     timelines = []
     for composition, point in zip(compositions, points, strict=True):
         history = History(composition, head, walked=len(locations), cut=cut)
-        timeline = Timeline(history, start=len(locations))
+        timeline = Timeline(history, start=len(locations), follow_renames=follow_renames)
         if point is not None and point[0] < len(locations):
             index, saved = point
             try:
@@ -253,19 +294,49 @@ def walk(
                 history = History(composition, head, walked=len(locations), cut=cut)
                 timeline = Timeline(history, start=len(locations))
         timelines.append(timeline)
-    _Walk(repo_root, log, cache, workers, on_progress).run(timelines, locations)
+    walker = _Walk(repo_root, log, cache, workers, on_progress, version_base, schemas)
+    walker.run(timelines, locations)
     if resumable:
         for timeline, key in zip(timelines, keys, strict=True):
             if timeline.start > 0:  # else the saved checkpoint already ends at ``head``
                 cache.store_checkpoint(key, head, save_checkpoint(timeline, shallow))
     if worktree:
         here = locations[0] if locations else Location(folder, config_name, "")
-        _add_uncommitted(repo_root, here.folder, here.config_name, timelines)
+        _add_uncommitted(repo_root, here.folder, here.config_name, timelines, version_base)
     return [timeline.history for timeline in timelines]
 
 
+def _cut(
+    repo_root: Path,
+    since: datetime | None,
+    before: CommitInfo | None,
+    locations: list[Location],
+    walked: int,
+    shallow: bool,
+) -> str | None:
+    """Why the ages are lower bounds, naming the real cause; None when they are exact."""
+    if since is not None and before is not None:
+        day = since.date().isoformat()
+        oldest = locations[-1] if locations else None
+        unchanged = len(set(locations)) <= 1 and (
+            oldest is None or oldest.tree == folder_tree_id(repo_root, before.sha, oldest.folder)
+        )
+        if unchanged:
+            return f"--since {day}: no config commit since then; every age is older"
+        if len(locations) == walked:
+            return f"--since {day}: older commits were not read"
+        return None
+    if shallow and walked and len(locations) == walked:
+        return "shallow clone: older commits are not in this clone"
+    return None
+
+
 def _add_uncommitted(
-    repo_root: Path, folder: str, config_name: str, timelines: list[Timeline]
+    repo_root: Path,
+    folder: str,
+    config_name: str,
+    timelines: list[Timeline],
+    version_base: str | None,
 ) -> None:
     """Edits not yet committed count as a change now, marked uncommitted."""
     path = repo_root / folder
@@ -288,7 +359,13 @@ def _add_uncommitted(
         if composition.env_file and not (path / composition.env_file).is_file():
             continue
         try:
-            composed = compose_dir(path, config_name, composition.hydra_overrides())
+            composed = compose_dir(
+                path,
+                config_name,
+                composition.hydra_overrides(),
+                version_base=version_base,
+                env_group=composition.env_group,
+            )
         except CfgtrackError as exc:
             timeline.history.skipped.append(Skipped(now, str(exc)))
             continue

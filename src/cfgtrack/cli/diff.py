@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cfgtrack.cli.options import FORMAT, OutputFormat, finish
+from cfgtrack.cli.options import ENV_GROUP, FORMAT, OutputFormat, finish
 
 
 def diff(
@@ -31,6 +31,7 @@ def diff(
     ),
     config_dir: Path = typer.Option(None, "--config-dir", help="Default: [tool.cfgtrack]."),
     config_name: str = typer.Option(None, "--config-name", help="Default: [tool.cfgtrack]."),
+    env_group: str = ENV_GROUP,
     documented: Path = typer.Option(
         None,
         "--documented",
@@ -65,6 +66,7 @@ def diff(
         config_name=config_name,
         ages="walk" if ages else "cached",
         what=what,
+        env_group=env_group,
     )
     render_diff(result, output.value, only_undocumented=only_undocumented, show_equal=show_all)
     finish(result.exit_code)

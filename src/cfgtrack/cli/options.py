@@ -32,6 +32,9 @@ TRACKING_URI = typer.Option(None, "--tracking-uri", help="Default: project setti
 EXPERIMENT = typer.Option(None, "--experiment", "-e", help="Only this experiment.")
 CONFIG_DIR = typer.Option(None, "--config-dir", help="Config folder (default: config_dir setting).")
 CONFIG_NAME = typer.Option(None, "--config-name", help="Primary config (default: config_name).")
+ENV_GROUP = typer.Option(
+    None, "--env-group", help="Config group that selects the env (default: env_group)."
+)
 OVERRIDES = typer.Option(
     None, "--override", "-o", help="Hydra override applied at every commit (repeatable)."
 )
@@ -84,6 +87,7 @@ class WalkOptions:
     overrides: tuple[str, ...]
     config_dir: Path | None
     config_name: str | None
+    env_group: str | None
 
     def as_kwargs(self) -> dict[str, Any]:
         return {
@@ -92,6 +96,7 @@ class WalkOptions:
             "overrides": self.overrides,
             "config_dir": self.config_dir,
             "config_name": self.config_name,
+            "env_group": self.env_group,
         }
 
 
@@ -101,12 +106,13 @@ _WALK_PARAMETERS = (
     ("overrides", list[str], OVERRIDES),
     ("config_dir", Path, CONFIG_DIR),
     ("config_name", str, CONFIG_NAME),
+    ("env_group", str, ENV_GROUP),
 )
 
 
 def walk_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a verb the shared history options (``--since``, ``--rev``, ``-o``, ``--config-dir``,
-    ``--config-name``), passed to it as one ``walk: WalkOptions`` argument."""
+    ``--config-name``, ``--env-group``), passed to it as one ``walk: WalkOptions`` argument."""
     signature = inspect.signature(command)
     own = [p for p in signature.parameters.values() if p.name != "walk"]
     added = [
@@ -123,6 +129,7 @@ def walk_options(command: Callable[..., None]) -> Callable[..., None]:
             overrides=tuple(given.pop("overrides") or ()),
             config_dir=given.pop("config_dir"),
             config_name=given.pop("config_name"),
+            env_group=given.pop("env_group"),
         )
         command(walk=walk, **given)
 

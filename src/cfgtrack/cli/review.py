@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cfgtrack.cli.options import CONFIG_DIR, CONFIG_NAME, OVERRIDES, finish
+from cfgtrack.cli.options import CONFIG_DIR, CONFIG_NAME, ENV_GROUP, OVERRIDES, finish
 
 
 def review(
@@ -16,6 +16,7 @@ def review(
     overrides: list[str] = OVERRIDES,
     config_dir: Path = CONFIG_DIR,
     config_name: str = CONFIG_NAME,
+    env_group: str = ENV_GROUP,
 ) -> None:
     """Record a review of KEY's current value in the reviews file (commit that file)."""
     from cfgtrack.render.ages import render_review
@@ -28,6 +29,7 @@ def review(
         overrides=overrides or (),
         config_dir=config_dir,
         config_name=config_name,
+        env_group=env_group,
     )
     render_review(result)
     finish(result.exit_code)

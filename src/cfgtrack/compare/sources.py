@@ -134,8 +134,11 @@ def _load_env(
     overrides: Sequence[str],
 ) -> Config:
     from cfgtrack.config.compose import compose_files
+    from cfgtrack.config.era import version_base_for
+    from cfgtrack.config.schemas import import_schema_modules
     from cfgtrack.config.yaml_files import FolderFiles
 
+    import_schema_modules(settings)
     group = settings.env_group
     if spec.rev is None:
         if not is_dir(folder):
@@ -170,6 +173,9 @@ def _load_env(
         [f"{group}={spec.name}", *overrides],
         label=where,
         machine_env=settings.machine_env,
+        version_base=version_base_for(settings),
+        search_folders=_search_folders(files, config_name, settings.root, commit),
+        env_group=group,
     )
     return Config(
         spec=spec,
@@ -189,6 +195,26 @@ def _shown(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
     except ValueError:
         return str(path)
+
+
+def _search_folders(
+    files: Mapping[str, bytes], config_name: str, root: Path, commit: str | None
+) -> dict[str, Mapping[str, bytes]]:
+    """The primary's relative ``file://`` search paths: folders of the project root, read from
+    the work tree or, at a revision, from the same commit."""
+    from cfgtrack.config.compose import search_folder_entries
+    from cfgtrack.config.yaml_files import FolderFiles
+    from cfgtrack.git.objects import folder_tree_id, read_folder
+
+    found: dict[str, Mapping[str, bytes]] = {}
+    for entry in search_folder_entries(files, config_name):
+        relative = entry.removeprefix("file://")
+        if commit is None:
+            if (root / relative).is_dir():
+                found[entry] = FolderFiles(root / relative)
+        elif folder_tree_id(root, commit, relative) is not None:
+            found[entry] = read_folder(root, commit, relative)
+    return found
 
 
 def _in_repo(path: Path) -> tuple[Path, str]:

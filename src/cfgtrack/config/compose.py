@@ -21,35 +21,41 @@ inside a running Hydra app.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path, PurePath
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.defaults_list import create_defaults_list
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from hydra.types import RunMode
 from hydra.version import VersionBase
-from omegaconf import ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from cfgtrack.config.flatten import SEPARATOR, flatten, leaf_key
 from cfgtrack.config.hydra_sources import (
     HYDRA_NODE,
     LOCK,
     REGISTERED,
-    TOKENS,
+    STAND_IN_PROVIDER,
     PlainResult,
-    Registered,
+    SearchPathRepository,
+    register,
+    relative_search_folders,
     search_path,
     setup_hydra,
 )
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
 from cfgtrack.config.run_specific import restore_texts, run_specific_texts
-from cfgtrack.config.yaml_files import FolderFiles
+from cfgtrack.config.yaml_files import FolderFiles, parse_yaml
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import DEFAULT_MACHINE_ENV
 
@@ -74,15 +80,38 @@ class ComposedConfig:
 
 
 def compose_dir(
-    config_dir: Path, config_name: str, overrides: Sequence[str] = ()
+    config_dir: Path,
+    config_name: str,
+    overrides: Sequence[str] = (),
+    *,
+    version_base: str | None = None,
+    env_group: str | None = None,
+    machine_env: Sequence[str] = DEFAULT_MACHINE_ENV,
 ) -> ComposedConfig:
-    """Compose ``config_name`` from the config folder ``config_dir`` with Hydra ``overrides``."""
+    """Compose ``config_name`` from the config folder ``config_dir`` with Hydra ``overrides``.
+
+    ``version_base`` picks the era of Hydra's rules as ``@hydra.main(version_base=...)`` does
+    (``"1.1"`` keeps Hydra 1.0/1.1 behaviour such as ``# @package _group_``); None: current.
+    ``machine_env``: the variables whose ``${oc.env:...}`` values stay text.
+    """
     folder = Path(config_dir)
     if not folder.is_dir():
         raise CfgtrackError(
             f"config folder {folder} does not exist; set --config-dir or config_dir"
         )
-    return _compose(FolderFiles(folder), config_name, overrides, label=str(folder))
+    label = str(folder)
+    with _composing(label, version_base):
+        return _resolved(
+            compose_tree(
+                FolderFiles(folder),
+                config_name,
+                overrides,
+                label=label,
+                version_base=version_base,
+                env_group=env_group,
+            ),
+            machine_env,
+        )
 
 
 def compose_files(
@@ -91,41 +120,144 @@ def compose_files(
     overrides: Sequence[str] = (),
     *,
     label: str = "<config files>",
+    version_base: str | None = None,
+    search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
+    env_group: str | None = None,
     machine_env: Sequence[str] = DEFAULT_MACHINE_ENV,
 ) -> ComposedConfig:
     """Compose from ``files`` (path relative to the config folder -> file bytes).
 
     ``label`` names the config folder in error messages (for example ``conf@HEAD~3``);
-    ``machine_env``: the variables whose ``${oc.env:...}`` values stay text.
+    ``search_folders`` serves the primary's relative ``file://`` search paths (see
+    ``search_folder_entries``) from the same revision; ``machine_env`` as for ``compose_dir``.
     """
-    return _compose(files, config_name, overrides, label=label, machine_env=machine_env)
+    with _composing(label, version_base):
+        return _resolved(
+            compose_tree(
+                files,
+                config_name,
+                overrides,
+                label=label,
+                version_base=version_base,
+                search_folders=search_folders,
+                env_group=env_group,
+            ),
+            machine_env,
+        )
 
 
-def _compose(
+def search_folder_entries(files: Mapping[str, bytes], config_name: str) -> list[str]:
+    """The primary config's relative ``file://`` search paths (``file://mava/configs``).
+
+    Hydra reads them relative to the working directory; cfgtrack reads them relative to the
+    project root, as of the revision being composed.
+    """
+    name = f"{config_name.removesuffix('.yaml')}.yaml"
+    if name not in files:
+        return []
+    try:
+        body = parse_yaml(files[name], name)
+    except CfgtrackError:
+        return []  # composing reports the file's error
+    return relative_search_folders(body)
+
+
+def _resolved(
+    composed: tuple[dict[str, Any], dict[str, str]], machine_env: Sequence[str]
+) -> ComposedConfig:
+    """Resolve, keeping run- and machine-specific leaves as their text, as a run's config hash
+    does (``cfgtrack.config.run_specific``)."""
+    tree, choices = composed
+    tree = _as_written(tree)
+    texts = run_specific_texts(tree, machine_env)
+    tree, unresolved = resolve_tree(tree)
+    restore_texts(tree, texts)
+    values = flatten(tree)
+    return ComposedConfig(
+        values=values,
+        unresolved=frozenset(leaf_key(path, values) for path in [*unresolved, *texts]),
+        choices=choices,
+        tree=tree,
+    )
+
+
+def _as_written(value: Any) -> Any:
+    """Values as Hydra writes them (``OmegaConf.to_yaml``): Enum members by name, paths as text.
+
+    Structured configs (ConfigStore schemas) hold such objects; YAML files never do.
+    """
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+def _version(version_base: str | None) -> Version:
+    if version_base is None:
+        return _VERSION_BASE
+    try:
+        return Version(version_base)
+    except InvalidVersion:
+        raise CfgtrackError(
+            f'version_base {version_base!r} is not a Hydra version; write for example "1.1"'
+        ) from None
+
+
+def compose_tree(
     files: Mapping[str, bytes],
     config_name: str,
-    overrides: Sequence[str],
+    overrides: Sequence[str] = (),
     *,
-    label: str,
-    machine_env: Sequence[str] = DEFAULT_MACHINE_ENV,
-) -> ComposedConfig:
-    """Compose, resolve, and keep run- and machine-specific leaves as their text, as a run's
-    config hash does (``cfgtrack.config.run_specific``)."""
-    setup_hydra()
+    label: str = "<config files>",
+    version_base: str | None = None,
+    search_folders: Mapping[str, Mapping[str, bytes]] | None = None,
+    env_group: str | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The composed config as Hydra leaves it (interpolations unresolved), and the choices.
+
+    ``env_group``: the group of an env choice among ``overrides``; absent from the defaults
+    list, the choice is appended as ``+group=option``, as its users pass it to the app.
+    """
     name = config_name.removesuffix(".yaml")
+    compose = _Compose(files, label, name, list(overrides), search_folders or {})
+    with _composing(label, version_base):
+        try:
+            return compose.run_either()
+        except ConfigCompositionException as exc:
+            appended = _appended(compose.overrides, env_group, exc)
+            if appended is None:
+                raise
+            return replace(compose, overrides=appended).run_either()
+
+
+def _appended(
+    overrides: list[str], env_group: str | None, exc: ConfigCompositionException
+) -> list[str] | None:
+    """``overrides`` with the env choice appended (``+group=option``) when the env group is not
+    in the defaults list (the ``+experiment=aplite`` pattern); None otherwise."""
+    if env_group is None or f"Could not override '{env_group}'." not in str(exc):
+        return None
+    prefix = f"{env_group}="
+    return [f"+{item}" if item.startswith(prefix) else item for item in overrides]
+
+
+@contextmanager
+def _composing(label: str, version_base: str | None) -> Iterator[None]:
+    """Hydra's process-wide state set for one compose and restored after it; errors explained."""
+    setup_hydra()
+    base = _version(version_base)
     with LOCK:
         version = VersionBase.instance()
         saved_base, saved_hydra_config = version.getbase(), HydraConfig.instance().cfg
-        version.setbase(_VERSION_BASE)
+        version.setbase(base)
         HydraConfig.instance().cfg = None  # ${hydra:...} must not resolve against a live run
         try:
-            try:
-                tree, choices = _with_files(files, label, name, overrides, fast=True)
-            except NotModelled:
-                tree, choices = _with_files(files, label, name, overrides, fast=False)
-            texts = run_specific_texts(tree, machine_env)
-            tree, unresolved = resolve_tree(tree)
-            restore_texts(tree, texts)
+            yield
         except CfgtrackError:
             raise
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
@@ -138,34 +270,46 @@ def _compose(
         finally:
             HydraConfig.instance().cfg = saved_hydra_config
             version.version_base = saved_base
-    values = flatten(tree)
-    return ComposedConfig(
-        values=values,
-        unresolved=frozenset(leaf_key(path, values) for path in [*unresolved, *texts]),
-        choices=choices,
-        tree=tree,
-    )
 
 
-def _with_files(
-    files: Mapping[str, bytes], label: str, name: str, overrides: Sequence[str], *, fast: bool
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Register ``files`` for the duration of one compose (fast path or Hydra's own)."""
-    token = str(next(TOKENS))
-    REGISTERED[token] = Registered(files=files, label=label, bodies=not fast)
-    try:
-        loader = ConfigLoaderImpl(config_search_path=search_path(token, fast=fast))
-        if not loader.repository.config_exists(name):
-            available = ", ".join(_top_level_configs(files)) or "none"
-            raise CfgtrackError(
-                f"{label}: no config named {name!r}; available: {available}"
-                " (set --config-name or config_name)"
+@dataclass(frozen=True)
+class _Compose:
+    files: Mapping[str, bytes]
+    label: str
+    name: str
+    overrides: list[str]
+    search_folders: Mapping[str, Mapping[str, bytes]]
+
+    def run_either(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The fast path, or Hydra's own compose for what it does not model."""
+        try:
+            return self.run(fast=True)
+        except NotModelled:
+            return self.run(fast=False)
+
+    def run(self, *, fast: bool) -> tuple[dict[str, Any], dict[str, str]]:
+        """Register the files for the duration of one compose (fast path or Hydra's own)."""
+        tokens = [register(self.files, self.label, bodies=not fast)]
+        try:
+            path = search_path(tokens[0], fast=fast)
+            loader = ConfigLoaderImpl(config_search_path=path)
+            loader.repository = SearchPathRepository(
+                path, self.search_folders, bodies=not fast, tokens=tokens
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return (_compose_fast if fast else _compose_hydra)(loader, name, overrides)
-    finally:
-        del REGISTERED[token]
+            if not loader.repository.config_exists(self.name):
+                available = ", ".join(_top_level_configs(self.files)) or "none"
+                raise CfgtrackError(
+                    f"{self.label}: no config named {self.name!r}; available: {available}"
+                    " (set --config-name or config_name)"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return (_compose_fast if fast else _compose_hydra)(
+                    loader, self.name, self.overrides
+                )
+        finally:
+            for token in tokens:
+                REGISTERED.pop(token, None)
 
 
 def _compose_hydra(
@@ -196,6 +340,8 @@ def _compose_fast(
     for default in defaults.defaults:
         loaded = repo.load_config(default.config_path)
         assert loaded is not None
+        if loaded.provider == STAND_IN_PROVIDER:
+            continue  # an empty stand-in for a config of Hydra's own
         if isinstance(loaded, PlainResult):
             body = loaded.body
             if isinstance(body, dict) and "defaults" in body:
@@ -209,7 +355,7 @@ def _compose_fast(
         if not isinstance(body, dict):
             raise NotModelled
         merge(tree, body)
-    tree.pop(HYDRA_NODE, None)
+    _check_hydra_node(tree.pop(HYDRA_NODE, None))
     value_overrides = [o for o in defaults.config_overrides if not o.is_hydra_override()]
     if value_overrides:
         cfg = OmegaConf.create(tree)
@@ -217,6 +363,18 @@ def _compose_fast(
         ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
         tree = OmegaConf.to_container(cfg, resolve=False)
     return tree, _choices(defaults.overrides.known_choices)
+
+
+@lru_cache(maxsize=1)
+def _hydra_schema() -> DictConfig:
+    return OmegaConf.structured(HydraConf)
+
+
+def _check_hydra_node(node: Any) -> None:
+    """Merge the app's ``hydra`` content into Hydra's schema, as Hydra does, so that a config
+    Hydra refuses (``Key 'hydra' not in 'HydraConf'``) is refused here too."""
+    if node is not None:
+        OmegaConf.merge(_hydra_schema(), node)
 
 
 def _choices(known: Mapping[str, Any]) -> dict[str, str]:
@@ -242,7 +400,7 @@ def _explain(exc: BaseException, label: str) -> str:
     parts: list[str] = []
     cause: BaseException | None = exc
     while cause is not None:
-        text = str(cause).strip()
+        text = str(cause).split("Config search path:", 1)[0].strip()  # cfgtrack's own sources
         if isinstance(cause, OmegaConfBaseException):
             text = text.split("\n", 1)[0]  # drop OmegaConf's full_key/object_type lines
         text = " ".join(text.split())
@@ -250,4 +408,9 @@ def _explain(exc: BaseException, label: str) -> str:
             parts.append(text)
         cause = cause.__cause__
     text = "; ".join(parts) or type(exc).__name__
+    if isinstance(exc, MissingConfigException):
+        text += (
+            "; if that config is a schema registered in Python (ConfigStore), name the module"
+            " that registers it in the schema_modules setting"
+        )
     return f"{label}: cannot compose the config: {text}"

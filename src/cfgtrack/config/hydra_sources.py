@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from hydra._internal.config_repository import ConfigRepository
 from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
 from hydra._internal.sources_registry import SourcesRegistry
 from hydra.conf import HydraConf
 from hydra.core import utils as hydra_utils
+from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.object_type import ObjectType
 from hydra.core.plugins import Plugins
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
@@ -30,6 +32,7 @@ from cfgtrack.errors import CfgtrackError
 HYDRA_NODE = "hydra"
 FILES_SCHEME = "cfgtrack-files"
 HYDRA_SCHEME = "cfgtrack-hydra"
+STAND_IN_PROVIDER = "cfgtrack"
 
 
 @dataclass
@@ -54,6 +57,61 @@ class Registered:
 REGISTERED: dict[str, Registered] = {}
 TOKENS = itertools.count()
 LOCK = threading.RLock()
+
+
+def register(files: Mapping[str, bytes], label: str, *, bodies: bool) -> str:
+    """Serve ``files`` under a fresh token until ``REGISTERED`` drops it."""
+    token = str(next(TOKENS))
+    REGISTERED[token] = Registered(files=files, label=label, bodies=bodies)
+    return token
+
+
+class SearchPathRepository(ConfigRepository):
+    """Hydra's config repository, serving some ``hydra.searchpath`` entries from a mapping.
+
+    A relative ``file://`` search path names a folder of the project; composing at a revision,
+    that folder must be read as of the same revision, not from the work tree. ``folders`` maps
+    such an entry (its exact text) to that folder's files; ``tokens`` collects the registrations
+    made, for the caller to drop.
+    """
+
+    def __init__(
+        self,
+        search_path: ConfigSearchPath,
+        folders: Mapping[str, Mapping[str, bytes]],
+        *,
+        bodies: bool,
+        tokens: list[str],
+    ) -> None:
+        self._folders, self._bodies, self._tokens = folders, bodies, tokens
+        super().__init__(search_path)
+
+    def initialize_sources(self, config_search_path: ConfigSearchPath) -> None:
+        mapped = ConfigSearchPathImpl()
+        for element in config_search_path.get_path():
+            path = element.path or ""
+            if path in self._folders:
+                label = path.removeprefix("file://")
+                token = register(self._folders[path], label, bodies=self._bodies)
+                self._tokens.append(token)
+                path = f"{FILES_SCHEME}://{token}"
+            mapped.append(element.provider or "", path)
+        super().initialize_sources(mapped)
+
+
+def relative_search_folders(body: Any) -> list[str]:
+    """The relative ``file://`` entries of a primary config's ``hydra.searchpath``."""
+    hydra = body.get(HYDRA_NODE) if isinstance(body, dict) else None
+    entries = hydra.get("searchpath") if isinstance(hydra, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, str)
+        and entry.startswith("file://")
+        and not entry.removeprefix("file://").startswith("/")
+    ]
 
 
 class FilesConfigSource(ConfigSource):
@@ -207,6 +265,6 @@ def search_path(token: str, *, fast: bool) -> ConfigSearchPathImpl:
     search_path.append("main", f"{FILES_SCHEME}://{token}")
     for plugin in Plugins.instance().discover(SearchPathPlugin):
         plugin().manipulate_search_path(search_path)
-    search_path.append("cfgtrack", f"{HYDRA_SCHEME}://{'all' if fast else 'missing'}")
+    search_path.append(STAND_IN_PROVIDER, f"{HYDRA_SCHEME}://{'all' if fast else 'missing'}")
     search_path.append("schema", "structured://")
     return search_path

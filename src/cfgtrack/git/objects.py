@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,8 @@ _LOG_FORMAT = "%H%x1f%cI%x1f%an%x1f%ae%x1f%s%x1e"
 
 
 def first_parent_log(repo_root: Path, commit: str) -> list[CommitInfo]:
-    """Every commit on the first-parent chain of ``commit``, newest first.
+    """Every commit on the first-parent chain of ``commit``, newest first, dated by its
+    committer date (when it reached the branch, not when it was written), in UTC.
 
     Following first parents only means a merge counts as one change of the branch, at the
     moment it was merged, not at the dates of the merged branch's commits.
@@ -322,7 +323,8 @@ def first_parent_log(repo_root: Path, commit: str) -> list[CommitInfo]:
         fields = record.strip("\n").split("\x1f")
         if len(fields) == 5:
             sha, date, author, email, subject = fields
-            commits.append(CommitInfo(sha, datetime.fromisoformat(date), author, email, subject))
+            when = datetime.fromisoformat(date).astimezone(timezone.utc)  # shown in UTC
+            commits.append(CommitInfo(sha, when, author, email, subject))
     return commits
 
 

@@ -87,11 +87,12 @@ def render_stale(result: StaleResult, output: str, show_all: bool) -> None:
 
 def render_history(result: HistoryResult, output: str) -> None:
     found, changes = result.history, result.changes
-    notes = text.history_notes([found])
+    notes = [*text.rename_notes(found, result.key), *text.history_notes([found])]
     if output == "json":
         body = {
             "key": result.key,
             **text.history_dict(found),
+            "renamed_from": text.renamed_from(found, result.key),
             "changes": [text.change_dict(c, found.is_lower_bound(c)) for c in changes],
             "notes": notes,
         }

@@ -90,7 +90,34 @@ def history_dict(history: History) -> dict[str, Any]:
         ],
         "ages_are_lower_bounds": history.cut is not None,
         "lower_bound_reason": history.cut,
+        "dates": "committer, UTC",
     }
+
+
+def renamed_from(history: History, key: str) -> list[dict[str, Any]]:
+    """The names ``key`` had before, newest first, each with the commit that renamed it."""
+    found: list[dict[str, Any]] = []
+    seen = {key}
+    while key in history.renamed:
+        old, commit = history.renamed[key]
+        found.append({"key": old, **commit_dict(commit)})
+        if old in seen:  # renamed back and forth
+            break
+        seen.add(old)
+        key = old
+    return found
+
+
+def rename_notes(history: History, key: str) -> list[str]:
+    return [
+        f"renamed from {item['key']} at {(item['sha'] or 'uncommitted')[:10]} "
+        f"({item['date'][:10]}); "
+        "its age continues the old key's (set follow_renames = false to reset it)"
+        for item in renamed_from(history, key)
+    ]
+
+
+DATES_NOTE = "Dates are committer dates (when a commit reached the branch), in UTC."
 
 
 def history_notes(histories: Sequence[History]) -> list[str]:
@@ -98,10 +125,13 @@ def history_notes(histories: Sequence[History]) -> list[str]:
     notes = []
     cuts = sorted({history.cut for history in histories if history.cut})
     for cut in cuts:
-        notes.append(
-            f"Ages are lower bounds ({cut}); ages marked ≥ may be older. "
-            "Fetch the full history (git fetch --unshallow) for exact ages."
+        remedy = (
+            "Widen or drop --since for exact ages."
+            if cut.startswith("--since")
+            else "Fetch the full history (git fetch --unshallow) for exact ages."
         )
+        notes.append(f"Ages are lower bounds ({cut}); ages marked ≥ may be older. {remedy}")
+    notes.append(DATES_NOTE)
     for history in histories:
         if history.skipped:
             where = f" for env {history.env}" if history.env else ""

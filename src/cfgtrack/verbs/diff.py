@@ -13,6 +13,7 @@ from cfgtrack.compare.diff import DiffResult
 from cfgtrack.compare.sources import Config
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings
+from cfgtrack.verbs.project import configured_settings
 
 if TYPE_CHECKING:
     from cfgtrack.compare.diff import Change
@@ -36,6 +37,7 @@ def diff(
     config_name: str | None = None,
     ages: Ages = "none",
     what: str | None = None,
+    env_group: str | None = None,
     settings: Settings | None = None,
 ) -> DiffResult | RunDiff:
     """Compare two sources (``staging``, ``prod@v1.2``, ``run:<id>``, a file).
@@ -46,6 +48,7 @@ def diff(
     ``ages``: ``"cached"`` adds the ages an earlier history walk saved (free), ``"walk"`` reads
     the git history for them. ``what`` (``config,env,git,data``) picks the aspects of a
     ``run:A run:B`` comparison, which then returns a ``RunDiff`` (every aspect by default).
+    ``env_group``: the config group env names select (default: the ``env_group`` setting).
     A side may also be an already loaded ``Config`` (``cfgtrack.load_config``).
     """
     from cfgtrack.compare.diff import DiffOptions, diff_sources
@@ -54,6 +57,8 @@ def diff(
     if ages not in AGES:
         raise CfgtrackError(f"ages: {ages!r} is not one of {', '.join(AGES)}")
     aspects = wanted_aspects(what, _spec_text(left), _spec_text(right))
+    if settings is None and env_group is not None:
+        settings = configured_settings(None, None, env_group)
     options = DiffOptions(rtol, ignore_order, tuple(exclude), tuple(overrides))
     result = diff_sources(
         left,
@@ -72,6 +77,7 @@ def diff(
             overrides=overrides,
             config_dir=config_dir,
             config_name=config_name,
+            env_group=env_group,
         )
     return result if aspects is None else compare_runs(result, aspects)
 
@@ -87,15 +93,15 @@ def _with_ages(
     overrides: Sequence[str],
     config_dir: str | Path | None,
     config_name: str | None,
+    env_group: str | None,
 ) -> DiffResult:
     """``result`` with each env side's values carrying their age.
 
     Without ``walk`` a project outside git, or one never walked, simply has no ages.
     """
     from cfgtrack.ages.stale import value_ages
-    from cfgtrack.verbs.project import configured_settings
 
-    settings = configured_settings(Path(config_dir) if config_dir else None, config_name)
+    settings = configured_settings(Path(config_dir) if config_dir else None, config_name, env_group)
     now = datetime.now(timezone.utc)
     found: dict[str, dict[str, str]] = {}
     for side, config in (("left", result.left), ("right", result.right)):

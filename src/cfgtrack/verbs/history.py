@@ -52,13 +52,14 @@ def history(
     overrides: Sequence[str] = (),
     config_dir: Path | None = None,
     config_name: str | None = None,
+    env_group: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> HistoryResult:
     """Every value ``key`` has had in ``env``'s composition (default: the default composition)."""
     from cfgtrack.ages.history import load_histories
     from cfgtrack.verbs.project import choose_envs, project_settings, since_date
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
     envs = choose_envs(settings, [env]) if env else [None]
     start = since_date(since, datetime.now(timezone.utc))
     found = load_histories(

@@ -16,29 +16,37 @@ if TYPE_CHECKING:
     from cfgtrack.ages.reviews import Review
 
 
-def configured_settings(config_dir: Path | None, config_name: str | None) -> Settings:
-    """The project's settings, with an explicitly given config folder and name applied."""
+def configured_settings(
+    config_dir: Path | None, config_name: str | None, env_group: str | None = None
+) -> Settings:
+    """The project's settings, with an explicitly given config folder, name and env group."""
     settings = load_settings()
     if config_dir is not None:
         settings = replace(settings, config_dir=Path(config_dir).resolve())
     if config_name is not None:
         settings = replace(settings, config_name=config_name)
+    if env_group is not None:
+        settings = replace(settings, env_group=env_group)
     return settings
 
 
-def project_settings(config_dir: Path | None, config_name: str | None) -> Settings:
-    """``configured_settings`` of a git repository whose config folder exists.
+def project_settings(
+    config_dir: Path | None, config_name: str | None, env_group: str | None = None
+) -> Settings:
+    """``configured_settings`` of a git repository whose config folder and env group exist.
 
     Checks first that this is a git repository: every age comes from its history.
     """
+    from cfgtrack.ages.history import env_options
     from cfgtrack.git.repo import repo_toplevel
 
-    settings = configured_settings(config_dir, config_name)
+    settings = configured_settings(config_dir, config_name, env_group)
     repo_toplevel(settings.root)
     if not settings.config_dir.is_dir():
         raise CfgtrackError(
             f"config folder {settings.config_dir} does not exist; set --config-dir or config_dir"
         )
+    env_options(settings)  # an env group named but absent is an error in every verb
     return settings
 
 
@@ -83,10 +91,11 @@ def audited(
     config_name: str | None,
     envs: Sequence[str] | None,
     older_than: str | None,
+    env_group: str | None = None,
 ) -> Audited:
     from cfgtrack.ages.reviews import load_reviews, reviews_path
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
     threshold = parse_duration(older_than or settings.stale_after)
     reviews = load_reviews(reviews_path(settings))
     return Audited(settings, threshold, reviews, choose_envs(settings, envs))
@@ -97,7 +106,12 @@ def gate_refusal(histories: Sequence[History], allow_shallow: bool) -> CfgtrackE
     cut = next((history.cut for history in histories if history.cut), None)
     if not cut or allow_shallow:
         return None
+    remedy = (
+        "widen or drop --since"
+        if cut.startswith("--since")
+        else "fetch the full history (git fetch --unshallow, or fetch-depth: 0 in CI)"
+    )
     return CfgtrackError(
-        f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; fetch the full "
-        "history (git fetch --unshallow, or fetch-depth: 0 in CI) or pass --allow-shallow"
+        f"ages are lower bounds ({cut}), so --fail-on-stale cannot tell; {remedy} "
+        "or pass --allow-shallow"
     )

@@ -49,6 +49,7 @@ def report(
     overrides: Sequence[str] = (),
     config_dir: Path | None = None,
     config_name: str | None = None,
+    env_group: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ReportResult:
     """Audit ``quarter`` (``2026Q4``; default: the current one) and write the files to ``out``.
@@ -56,12 +57,12 @@ def report(
     With ``fail_on_stale``, lower-bound ages make the gate refuse (``refused``; the files are
     still written) unless ``allow_shallow``.
     """
-    from cfgtrack.ages.audit import Quarter, build_audit, judged_at
+    from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
     from cfgtrack.ages.history import load_histories
     from cfgtrack.render.audit.files import write_report
     from cfgtrack.verbs.project import audited, gate_refusal, since_date
 
-    ask = audited(config_dir, config_name, envs, older_than)
+    ask = audited(config_dir, config_name, envs, older_than, env_group)
     now = datetime.now(timezone.utc)
     chosen = Quarter.parse(quarter) if quarter else Quarter.containing(now)
     as_of = judged_at(chosen, now)
@@ -74,7 +75,10 @@ def report(
         on_progress=on_progress,
     )
     differences = _differences(ask.settings, ask.envs, overrides, rev, as_of, now)
-    audit = build_audit(histories, ask.reviews, chosen, ask.threshold, undocumented=differences)
+    pairs = env_pairs(ask.envs, ask.settings)
+    audit = build_audit(
+        histories, ask.reviews, chosen, ask.threshold, undocumented=differences, pairs=pairs
+    )
     files = write_report(audit, Path(out))
     run_id = None
     if log_to_mlflow:

@@ -32,17 +32,21 @@ def review(
     overrides: Sequence[str] = (),
     config_dir: Path | None = None,
     config_name: str | None = None,
+    env_group: str | None = None,
 ) -> ReviewResult:
     """Record, for each env, that ``key``'s current value was reviewed (reviewer: git's user)."""
     from cfgtrack.ages.model import Composition
     from cfgtrack.ages.reviews import Review, append_review, load_reviews, reviews_path
     from cfgtrack.config.compose import compose_dir
+    from cfgtrack.config.era import version_base_for
+    from cfgtrack.config.schemas import import_schema_modules
     from cfgtrack.git.objects import config_value
     from cfgtrack.git.repo import repo_toplevel
     from cfgtrack.verbs.history import unknown_key
     from cfgtrack.verbs.project import choose_envs, project_settings
 
-    settings = project_settings(config_dir, config_name)
+    settings = project_settings(config_dir, config_name, env_group)
+    import_schema_modules(settings)
     chosen = choose_envs(settings, envs)
     if not envs and chosen != [None]:
         raise CfgtrackError(f"say which env's value you reviewed: --env {' / --env '.join(chosen)}")
@@ -60,7 +64,11 @@ def review(
     for env in chosen:
         composition = Composition(env, settings.env_group, tuple(overrides))
         composed = compose_dir(
-            settings.config_dir, settings.config_name, composition.hydra_overrides()
+            settings.config_dir,
+            settings.config_name,
+            composition.hydra_overrides(),
+            version_base=version_base_for(settings),
+            env_group=settings.env_group,
         )
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:

@@ -65,6 +65,7 @@ def stale(
     overrides: Sequence[str] = (),
     config_dir: Path | None = None,
     config_name: str | None = None,
+    env_group: str | None = None,
     source: str = "git",
     experiment: str | None = None,
     tracking_uri: str | None = None,
@@ -74,7 +75,8 @@ def stale(
 ) -> StaleResult:
     """Assess every parameter of each env (default: every option of the env group).
 
-    ``older_than`` overrides the ``stale_after`` threshold; ``as_of`` judges at another moment;
+    ``older_than`` overrides the ``stale_after`` threshold; ``as_of`` judges at another moment
+    (the history is read up to it; a bare date means the end of that day, UTC);
     ``since`` reads only recent history (ages become lower bounds, which a gate refuses unless
     ``allow_shallow``). ``source="mlflow"`` reads ``experiment``'s FINISHED runs instead of git.
     """
@@ -82,7 +84,9 @@ def stale(
     from cfgtrack.ages.stale import assess, parse_when
     from cfgtrack.verbs.project import audited, gate_refusal, since_date
 
-    given = parse_when(as_of, option="--as-of") if isinstance(as_of, str) else as_of
+    given = (
+        parse_when(as_of, option="--as-of", end_of_day=True) if isinstance(as_of, str) else as_of
+    )
     start = since_date(since, given or datetime.now(timezone.utc))
     if source != "git":
         git_only = {"--rev": rev != "HEAD", "-o": bool(overrides), "--config-dir": config_dir}
@@ -98,9 +102,15 @@ def stale(
             gate=fail_on_stale,
             allow_shallow=allow_shallow,
         )
-    ask = audited(config_dir, config_name, envs, older_than)
+    ask = audited(config_dir, config_name, envs, older_than, env_group)
     histories = load_histories(
-        ask.settings, ask.envs, overrides=overrides, rev=rev, since=start, on_progress=on_progress
+        ask.settings,
+        ask.envs,
+        overrides=overrides,
+        rev=rev,
+        since=start,
+        until=given,
+        on_progress=on_progress,
     )
     moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
     assessed = [(h, assess(h, ask.reviews, ask.threshold, moment)) for h in histories]

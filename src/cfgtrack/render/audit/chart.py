@@ -7,6 +7,7 @@ text (searchable, sharp at any zoom). matplotlib is imported only when a report 
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -32,27 +33,46 @@ def bucket_counts(parameters: Sequence[Parameter]) -> list[int]:
 
 
 def ages_svg(per_env: Sequence[tuple[str, Sequence[Parameter]]], title: str) -> str:
-    """A grouped bar chart (one bar per env in each age bucket) as an ``<svg>`` element."""
+    """One horizontal bar per env, split by age bucket, as an ``<svg>`` element.
+
+    The figure grows with the number of envs (a row each), so 25 envs stay as readable as two;
+    the legend names the six buckets, never the envs.
+    """
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(8, 3.6), dpi=100, layout="constrained")
+    rows = [env for env, _ in per_env]
+    figure = Figure(figsize=(8, 1.6 + 0.32 * max(len(rows), 1)), dpi=100, layout="constrained")
     axes = figure.add_subplot()
-    width = 0.8 / max(len(per_env), 1)
-    positions = range(len(BUCKETS))
-    for number, (env, parameters) in enumerate(per_env):
-        offsets = [p - 0.4 + width * (number + 0.5) for p in positions]
-        bars = axes.bar(offsets, bucket_counts(parameters), width, label=env)
-        axes.bar_label(bars, fontsize=8, padding=1)
-    axes.set_xticks(list(positions), [label for label, _ in BUCKETS])
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("parameters")
+    counts = [bucket_counts(parameters) for _, parameters in per_env]
+    left = [0] * len(rows)
+    colours = matplotlib.colormaps["viridis_r"].resampled(len(BUCKETS))
+    for index, (label, _) in enumerate(BUCKETS):
+        widths = [row[index] for row in counts]
+        bars = axes.barh(rows, widths, left=left, label=label, color=colours(index), height=0.7)
+        shown = [str(width) if width else "" for width in widths]
+        axes.bar_label(bars, labels=shown, label_type="center", fontsize=7, color="white")
+        left = [start + width for start, width in zip(left, widths, strict=True)]
+    axes.invert_yaxis()  # first env on top
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("parameters")
     axes.set_title(title, fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(title="env", frameon=False)
+    axes.legend(
+        title="age",
+        frameon=False,
+        ncols=len(BUCKETS),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(rows), 1)),
+        fontsize=8,
+    )
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cfgtrack"}):
+    with (
+        warnings.catch_warnings(),
+        matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cfgtrack"}),
+    ):
+        warnings.simplefilter("ignore")  # layout advice belongs to matplotlib, not to the report
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]

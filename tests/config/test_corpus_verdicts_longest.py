@@ -1,0 +1,19 @@
+"""The corpus's longest history (401 config commits) on its own, so that test workers share the
+differential check (see tests/support/corpus_verdicts.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.corpus import LONGEST, clone
+from support.corpus_verdicts import agreement
+
+
+@pytest.mark.slow
+def test_longest_history_composes_exactly_when_hydra_does(tmp_path: Path) -> None:
+    result = agreement(LONGEST, clone(LONGEST, tmp_path / LONGEST))
+
+    assert result.disagreements == []
+    assert result.with_tsv[1] == 2 * 399  # both version bases at every commit with a primary
