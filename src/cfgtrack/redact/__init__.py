@@ -20,7 +20,8 @@ the rest of the record with what it learned.
 
 from __future__ import annotations
 
+from cfgtrack.redact.patterns import MASK
 from cfgtrack.redact.redactor import Redactor
-from cfgtrack.redact.rules import MASK, KeyRule
+from cfgtrack.redact.rules import KeyRule, is_mask
 
-__all__ = ["MASK", "KeyRule", "Redactor"]
+__all__ = ["MASK", "KeyRule", "Redactor", "is_mask"]
