@@ -183,7 +183,7 @@ def test_tree_masks_secret_leaves_and_keeps_the_shape():
         "db": {"password": MASK, "port": 5432, "password_file": "/run/pw"},
         "extra_credentials": [MASK, MASK],
         "auth": {"type": "basic", "user": MASK, "enabled": True, "token": None},
-        "callbacks": [{"headers": {"Authorization": f"Bearer {MASK}"}}],
+        "callbacks": [{"headers": {"Authorization": MASK}}],
         "pin": {"secret": MASK},
     }
 
