@@ -88,7 +88,7 @@ NETRC = re.compile(
 # a space or separator (``a=1,password=x``), after ``:`` at the end of the line (YAML), or at a
 # comma or brace when the key was quoted (JSON, Python reprs). A key may start with the dashes
 # of a command-line flag (``--db-password=x``).
-_KEY = r"(?<![\w.\-])-{0,2}(?P<key>[A-Za-z_][\w.\-]{0,255})(?P<quoted>[\"'])?[ \t]{0,64}"
+_KEY = r"(?<![\w.\-])-{0,2}(?P<key>[A-Za-z_][\w.\-]{0,255}+)(?P<quoted>[\"'])?[ \t]{0,64}+"
 _QUOTED = r"\"[^\"\n]{0,4096}\"|'[^'\n]{0,4096}'"
 ASSIGN_EQUALS = re.compile(_KEY + r"=[ \t]*(?P<value>" + _QUOTED + r"|[^\s,;&\"'<>]*)")
 ASSIGN_COLON = re.compile(

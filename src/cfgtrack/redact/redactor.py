@@ -128,11 +128,15 @@ class Redactor:
             line = p.AWS_SECRET.sub(self._mask_aws_secret, line)
         if "cli" in families:
             line = p.CLI_USER.sub(self._mask_value, line)
-        if "key" in families:
-            line = p.NETRC.sub(self._mask_value, line)
-            line = p.ASSIGN_EQUALS.sub(self._mask_assignment, line)
-            line = p.ASSIGN_COLON.sub(self._mask_assignment, line)
-            line = p.FLAG_VALUE.sub(self._mask_assignment, line)
+        if "key" in families:  # each pattern only where its separator is
+            if "machine" in line or "login" in line:
+                line = p.NETRC.sub(self._mask_value, line)
+            if "=" in line:
+                line = p.ASSIGN_EQUALS.sub(self._mask_assignment, line)
+            if ":" in line:
+                line = p.ASSIGN_COLON.sub(self._mask_assignment, line)
+            if "-" in line:
+                line = p.FLAG_VALUE.sub(self._mask_assignment, line)
         return line
 
     def _mask_group(self, match: re.Match[str]) -> str:
