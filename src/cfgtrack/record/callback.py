@@ -19,9 +19,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
-from cfgtrack.record.hydra_files import redact_hydra_files
+from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at_exit
 from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.record.strict import enforce as enforce_strict
+from cfgtrack.redact.key import project_redactor
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 
@@ -46,6 +47,10 @@ class TrackingCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         enforce_strict(config, self.options.strict, job=False)
         try:
+            redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
+        except Exception as exc:
+            _warn("masking secrets in Hydra's saved sweep config", exc)
+        try:
             self._sweep = SweepSession(self.options)
             self.parent = self._sweep.start(config)
         except Exception as exc:
@@ -66,7 +71,7 @@ class TrackingCallback(Callback):
         if current is not None and not current.finished:
             return  # another TrackingCallback already records this job
         try:
-            redact_hydra_files(config, project_settings(config).redact_keys)
+            redact_hydra_files(config, project_redactor(project_settings(config)))
         except Exception as exc:
             _warn("masking secrets in Hydra's saved config", exc)
         enforce_strict(config, self.options.strict)

@@ -27,6 +27,7 @@ from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_record import finish_record, new_record
 from cfgtrack.record.sinks import files
 from cfgtrack.redact import Redactor
+from cfgtrack.redact.key import project_redactor
 from cfgtrack.settings import Settings, load_settings
 
 log = logging.getLogger("cfgtrack")
@@ -223,7 +224,7 @@ class JobSession(Session):
         raw = capture_config(config)
         original_cwd = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd()))
         declared = declared_data(self.options, raw["resolved"])
-        self.redactor = Redactor(settings.redact_keys)
+        self.redactor = project_redactor(settings)
         captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
         record = new_record(
             config=captured,
@@ -273,7 +274,7 @@ class SweepSession(Session):
     def start(self, config: DictConfig) -> ParentRef | None:
         """Record the sweep; what its jobs need to name it as their parent run."""
         settings = self._settings(config)
-        self.redactor = Redactor(settings.redact_keys)
+        self.redactor = project_redactor(settings)
         captured = self.redactor.config(capture_config(config))
         record = new_record(
             config=captured,
