@@ -27,7 +27,7 @@ from typing import Any
 from cfgtrack.git.objects import git_dir
 from cfgtrack.settings import default_cache_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: values are stored masked
 FILE_NAME = "history.sqlite"
 CHECKPOINTS_KEPT = 8
 
@@ -63,7 +63,7 @@ def _unpack(blob: bytes) -> Any:
 class HistoryCache:
     """Composed configs and timeline checkpoints of one repository, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, masks: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, timeout=30)
@@ -72,11 +72,28 @@ class HistoryCache:
             "CREATE TABLE IF NOT EXISTS checkpoints"
             " (key TEXT, tip TEXT, saved REAL, data BLOB, PRIMARY KEY (key, tip))"
         )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        self._forget_other_masks(masks)
         self._db.commit()
         self._pending: dict[str, bytes] = {}
 
+    def _forget_other_masks(self, masks: str) -> None:
+        """Values are cached masked, with digests made by one key (``masks`` names it). Entries
+        of another key, or of a cache written before values were masked, are dropped: their
+        digests would not compare, and their clear text must not stay on disk."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'masks'").fetchone()
+        if row is not None and row[0] == masks:
+            return
+        self._db.execute("DELETE FROM composed")
+        self._db.execute("DELETE FROM checkpoints")
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('masks', ?)", (masks,))
+        self._db.commit()
+        self._db.execute("VACUUM")  # deleted rows leave their bytes in the file until then
+
     @classmethod
-    def for_repository(cls, repo_root: Path, *, create: bool = True) -> HistoryCache | None:
+    def for_repository(
+        cls, repo_root: Path, *, create: bool = True, masks: str = ""
+    ) -> HistoryCache | None:
         """The cache of ``repo_root``: in its ``.git`` folder, else the user cache folder.
 
         With ``create=False`` only an existing cache is opened (a read that leaves no trace).
@@ -86,7 +103,7 @@ class HistoryCache:
             if not create and not (folder / FILE_NAME).is_file():
                 continue
             try:
-                return cls(folder / FILE_NAME)
+                return cls(folder / FILE_NAME, masks)
             except (OSError, sqlite3.Error):
                 continue
         return None

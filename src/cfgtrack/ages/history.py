@@ -17,6 +17,7 @@ from cfgtrack.git.objects import (
     resolve_commit,
 )
 from cfgtrack.progress import ProgressCallback
+from cfgtrack.redact.key import project_redactor
 from cfgtrack.settings import Settings
 
 
@@ -61,7 +62,8 @@ def load_histories(
             f"{repo_root} has no commits yet; commit the config so it has a history to age"
         )
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
-    cache = HistoryCache.for_repository(repo_root) if use_cache else None
+    redactor = project_redactor(settings)
+    cache = HistoryCache.for_repository(repo_root, masks=redactor.key_id) if use_cache else None
     try:
         return walk(
             repo_root,
@@ -74,6 +76,7 @@ def load_histories(
             cache=cache,
             workers=workers,
             on_progress=on_progress,
+            redactor=redactor,
         )
     finally:
         if cache is not None:
@@ -88,7 +91,8 @@ def cached_history(
     For callers that show ages only when they cost nothing (``cfgtrack diff`` without ``--ages``).
     """
     repo_root, folder = config_folder(settings)
-    cache = HistoryCache.for_repository(repo_root, create=False)
+    masks = project_redactor(settings).key_id
+    cache = HistoryCache.for_repository(repo_root, create=False, masks=masks)
     if cache is None:
         return None
     try:

@@ -57,6 +57,7 @@ from cfgtrack.git.objects import (
     resolve_commit,
 )
 from cfgtrack.progress import ProgressCallback
+from cfgtrack.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ class _Walk:
         cache: HistoryCache | None,
         workers: int | None,
         on_progress: ProgressCallback | None,
+        redactor: Redactor,
     ) -> None:
+        self.redactor = redactor
         self.repo_root = repo_root
         self.objects = objects_for(repo_root)
         self.log = log
@@ -177,6 +180,8 @@ class _Walk:
         self, step: _Step, future: Future[dict[str, Any]], fresh: bool
     ) -> tuple[_Step, dict[str, Any]]:
         payload = future.result()
+        if fresh:
+            payload = mask_payload(payload, self.redactor.fresh())
         if fresh and self.cache is not None:
             self.cache.store_composed(self._key(step), payload)
         return step, payload
@@ -214,13 +219,17 @@ def walk(
     cache: HistoryCache | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
+    redactor: Redactor | None = None,
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
     ``folder`` is the config folder relative to ``repo_root`` and ``config_name`` the primary
     config, both as they are at ``rev``; earlier locations are found by following renames.
     ``since`` cuts the walk (ages become lower bounds); ``worktree`` adds uncommitted edits.
+    Values are masked by ``redactor`` as they are composed, before they are cached or compared:
+    a secret's mask carries its digest, so its age is found like any other value's.
     """
+    redactor = redactor or Redactor()
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
     since_cut = False
@@ -248,19 +257,19 @@ def walk(
             if saved["location"] and Location(*saved["location"]) == locations[index]:
                 restore_checkpoint(timeline, saved, index)
         timelines.append(timeline)
-    _Walk(repo_root, log, cache, workers, on_progress).run(timelines, locations)
+    _Walk(repo_root, log, cache, workers, on_progress, redactor).run(timelines, locations)
     if resumable:
         for timeline, key in zip(timelines, keys, strict=True):
             if timeline.start > 0:  # else the saved checkpoint already ends at ``head``
                 cache.store_checkpoint(key, head, save_checkpoint(timeline, shallow))
     if worktree:
         here = locations[0] if locations else Location(folder, config_name, "")
-        _add_uncommitted(repo_root, here.folder, here.config_name, timelines)
+        _add_uncommitted(repo_root, here.folder, here.config_name, timelines, redactor)
     return [timeline.history for timeline in timelines]
 
 
 def _add_uncommitted(
-    repo_root: Path, folder: str, config_name: str, timelines: list[Timeline]
+    repo_root: Path, folder: str, config_name: str, timelines: list[Timeline], redactor: Redactor
 ) -> None:
     """Edits not yet committed count as a change now, marked uncommitted."""
     path = repo_root / folder
@@ -285,9 +294,20 @@ def _add_uncommitted(
         try:
             composed = compose_dir(path, config_name, composition.hydra_overrides())
         except CfgtrackError as exc:
-            timeline.history.skipped.append(Skipped(now, str(exc)))
+            timeline.history.skipped.append(Skipped(now, redactor.text(str(exc))))
             continue
-        timeline.record(now, composed.values, set(composed.unresolved))
+        timeline.record(now, redactor.fresh().flat(composed.values), set(composed.unresolved))
+
+
+def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A composed payload with its values (and an error's text) masked."""
+    masked = dict(payload)
+    if "values" in payload:
+        masked["values"] = redactor.flat(payload["values"])
+        masked["unresolved"] = [redactor.text(key) for key in payload.get("unresolved", [])]
+    if "error" in payload:
+        masked["error"] = redactor.text(str(payload["error"]))
+    return masked
 
 
 # --- entry points for the commands --------------------------------------------------------------

@@ -119,11 +119,31 @@ def load_config(
     parsed = spec if isinstance(spec, Spec) else parse_spec(spec)
     settings = settings or load_settings()
     if parsed.kind == "run":
-        return _load_run(parsed, settings)
+        return _load_run(parsed, settings)  # recorded masked
     if parsed.kind == "file":
-        return _load_file(parsed)
+        return masked(_load_file(parsed), settings)
     folder = Path(config_dir).resolve() if config_dir else settings.config_dir
-    return _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
+    composed = _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
+    return masked(composed, settings)
+
+
+def masked(config: Config, settings: Settings) -> Config:
+    """A loaded config with its secrets masked as a run records them, digests included: every
+    verb compares, shows and writes the masked values only, and a composed config still
+    compares with a run."""
+    from dataclasses import replace
+
+    from cfgtrack.redact.key import project_redactor
+
+    redactor = project_redactor(settings)
+    values = redactor.flat(config.values)
+    renamed = {key: redactor.text(key) for key in config.values}
+    return replace(
+        config,
+        values=values,
+        tree=redactor.tree(config.tree, keep_references=True),
+        unresolved=frozenset(renamed.get(key, key) for key in config.unresolved),
+    )
 
 
 def _load_env(

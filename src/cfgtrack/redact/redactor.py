@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -59,6 +60,20 @@ class Redactor:
         self._markers = (*((marker, "key") for marker in self.keys.markers), *_VALUE_MARKERS)
         self._family = dict(self._markers)
         self._any_marker = re.compile("|".join(re.escape(marker) for marker, _ in self._markers))
+
+    def fresh(self) -> Redactor:
+        """A redactor with the same words and key that has learned nothing yet."""
+        fresh = Redactor(digest_key=self.digest_key)
+        fresh.keys, fresh._markers = self.keys, self._markers
+        fresh._family, fresh._any_marker = self._family, self._any_marker
+        return fresh
+
+    @property
+    def key_id(self) -> str:
+        """Names the digest key (not the key): masks made under another id do not compare."""
+        if self.digest_key is None:
+            return "no-key"
+        return hashlib.sha256(b"cfgtrack-key-id\0" + self.digest_key).hexdigest()[:16]
 
     def masked(self, value: Any) -> str:
         """The mask of one value: with its keyed digest when the redactor has a key."""
