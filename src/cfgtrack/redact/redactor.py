@@ -25,6 +25,7 @@ from cfgtrack.redact.rules import (
     maskable,
 )
 from cfgtrack.redact.scan import line_spans, mask_key_blocks
+from cfgtrack.redact.tree import TreeWalk
 
 _VALUE_MARKERS = (
     ("://", "url"),
@@ -210,12 +211,12 @@ class Redactor:
         such as package names). ``keep_references`` leaves ``${...}`` references in place (the
         unresolved config). ``secret_paths`` are extra dotted leaf paths to mask.
         """
-        walker = _Walk(self, keys, keep_references, secret_paths)
+        walker = TreeWalk(self, keys, keep_references, secret_paths)
         return walker.node(tree, (), False, False)
 
     def _learn_tree(self, tree: Any, secret_paths: frozenset[str] = frozenset()) -> None:
         """Learn the values a key rule masks in ``tree`` without masking anything yet."""
-        walker = _Walk(self, True, True, secret_paths, learn_only=True)
+        walker = TreeWalk(self, True, True, secret_paths, learn_only=True)
         walker.node(tree, (), False, False)
 
     def learn_config(self, captured: Mapping[str, Any]) -> frozenset[str]:
@@ -337,65 +338,3 @@ _ARGUMENT_LISTS = ("overrides", "hydra_overrides", "command")
 def _each(value: Any, mask: Any) -> Any:
     """``mask`` applied to a value, or to each item of a list value."""
     return [mask(item) for item in value] if isinstance(value, list) else mask(value)
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-class _Walk:
-    """One pass over a tree; keeps the options of ``Redactor.tree`` in one place."""
-
-    def __init__(
-        self,
-        redactor: Redactor,
-        keys: bool,
-        keep_references: bool,
-        secret_paths: frozenset[str],
-        learn_only: bool = False,
-    ) -> None:
-        self.redactor = redactor
-        self.keys = keys
-        self.keep_references = keep_references
-        self.secret_paths = secret_paths
-        self.learn_only = learn_only
-
-    def node(self, value: Any, path: tuple[str, ...], secret: bool, aws: bool) -> Any:
-        secret = secret or (bool(self.secret_paths) and ".".join(path) in self.secret_paths)
-        if type(value) in _SCALARS:
-            return self.leaf(value, path, secret, aws)
-        if isinstance(value, Mapping):
-            near_aws = not self.learn_only and _holds_aws_key_id(value.values())
-            return {
-                self.key(key): self.node(
-                    child, (*path, str(key)), self._secret(secret, key), near_aws
-                )
-                for key, child in value.items()
-            }
-        if isinstance(value, (list, tuple)):
-            near_aws = not self.learn_only and _holds_aws_key_id(value)
-            after_flag = self.redactor.secret_flags(value)
-            return [
-                self.node(child, (*path, str(index)), secret or index in after_flag, near_aws)
-                for index, child in enumerate(value)
-            ]
-        return self.leaf(value, path, secret, aws)
-
-    def key(self, key: Any) -> Any:
-        """A mapping key that itself looks secret (a token used as a name) is masked too."""
-        if self.learn_only or not isinstance(key, str):
-            return key
-        return self.redactor.text(key)
-
-    def leaf(self, value: Any, path: tuple[str, ...], secret: bool, aws: bool) -> Any:
-        if secret and not (path and self.redactor.keys.is_descriptor(path[-1])):
-            return self.redactor._mask(value, keep_references=self.keep_references)
-        if isinstance(value, str) and not self.learn_only:
-            return self.redactor.string(value, aws_context=aws)
-        return value
-
-    def _secret(self, inherited: bool, key: Any) -> bool:
-        return inherited or (self.keys and self.redactor.keys.segment_is_secret(key))
-
-
-def _holds_aws_key_id(values: Iterable[Any]) -> bool:
-    return any(isinstance(item, str) and p.AWS_KEY_ID.search(item) for item in values)
