@@ -14,6 +14,7 @@ from importlib import import_module
 import typer
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact.messages import mask_message
 
 COMMAND_MODULES = ("runs", "diff", "stale", "history", "review", "report", "sync", "reproduce")
 
@@ -36,7 +37,7 @@ class OutputFormat(str, Enum):
 
 def fail(message: str) -> None:
     """Print one error line to stderr and exit with code 2."""
-    typer.echo(f"cfgtrack: error: {message}", err=True)
+    typer.echo(f"cfgtrack: error: {mask_message(message)}", err=True)
     raise typer.Exit(2)
 
 

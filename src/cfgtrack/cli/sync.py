@@ -16,6 +16,7 @@ import typer
 from cfgtrack.cli.app import OutputFormat
 from cfgtrack.cli.runs import _print_table
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact.messages import mask_message
 from cfgtrack.settings import Settings, load_settings, parse_duration
 
 KNOWN_SCHEMES = {"http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks"}
@@ -158,7 +159,9 @@ def gc(
     except Exception as exc:
         if not is_unreachable(exc):
             raise
-        typer.echo(f"cfgtrack: MLflow at {uri} is unreachable ({describe(exc)})", err=True)
+        typer.echo(
+            mask_message(f"cfgtrack: MLflow at {uri} is unreachable ({describe(exc)})"), err=True
+        )
         raise typer.Exit(1) from None
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

@@ -14,7 +14,6 @@ whole leaves nothing in the spool.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import tempfile
@@ -29,10 +28,12 @@ from cfgtrack.record.heartbeat import Heartbeat
 from cfgtrack.record.run_record import now_iso
 from cfgtrack.record.sinks.spool import SpoolEntry, list_entries, millis
 from cfgtrack.record.sync import Gate, address_of, mirror_to_output_dir, push
+from cfgtrack.redact import Redactor
+from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings
 from cfgtrack.tracking.bounded import Background, bounded_http, call_within, describe, is_remote
 
-log = logging.getLogger("cfgtrack")
+log = cfgtrack_logger()
 
 END_BOUND_FACTOR = 6  # a run's end may wait 6 x tracking_timeout: the task is over by then
 RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
@@ -78,8 +79,10 @@ class Delivery:
         experiment: str,
         record: dict[str, Any],
         parent: ParentRef | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.settings = settings
+        self.redactor = redactor or Redactor()
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.record_run = record["run"]
@@ -297,7 +300,9 @@ class Delivery:
         if self.settings.heartbeat_interval > 0:
             tags[HEARTBEAT_TAG] = self.record_run["start_time"]
             tags[HEARTBEAT_INTERVAL_TAG] = f"{self.settings.heartbeat_interval:g}"
-        return context_tags(tags)
+        # MLflow's context holds what cfgtrack did not capture (MLFLOW_RUN_CONTEXT, the git
+        # remote as MLflow reads it): masked like the rest of the run
+        return self.redactor.tree(context_tags(tags))
 
     def _sync_command(self) -> str:
         spool = self.entry.path.parent

@@ -9,7 +9,6 @@ Nothing in here may break the user's task: each tracking step fails with a warni
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import threading
@@ -28,9 +27,10 @@ from cfgtrack.record.run_record import finish_record, new_record
 from cfgtrack.record.sinks import files
 from cfgtrack.redact import Redactor
 from cfgtrack.redact.key import project_redactor
+from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings, load_settings
 
-log = logging.getLogger("cfgtrack")
+log = cfgtrack_logger()
 
 
 @dataclass(frozen=True)
@@ -172,9 +172,8 @@ class Session:
             or "Default"
         )
         plan = RunPlan(run_name(record), tags, params, extra_tags, record["data"], views)
-        self.delivery = Delivery(
-            settings, settings.resolved_tracking_uri(), experiment, record, self.parent
-        )
+        uri = settings.resolved_tracking_uri()
+        self.delivery = Delivery(settings, uri, experiment, record, self.parent, self.redactor)
         address = self.delivery.open(plan, active)
         if address is not None:
             record["run"]["mlflow"] = {

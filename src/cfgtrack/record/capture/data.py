@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: paths are stored as their sha256 (a path may hold a secret)
 # A file modified this recently may change again within the file system's timestamp granularity
 # without its mtime moving, so its digest is not cached (git calls such entries "racily clean").
 RACY_WINDOW_NS = 2_000_000_000
@@ -71,7 +71,7 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         else:
             entry["error"] = "not a regular file or folder"
             return entry
-        key = os.path.realpath(path)
+        key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogatepass")).hexdigest()
         known = cache.files(key)
         current: dict[str, list[Any]] = {}
         digests: list[tuple[str, str]] = []
