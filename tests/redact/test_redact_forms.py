@@ -6,58 +6,9 @@ from __future__ import annotations
 import pytest
 
 from cfgtrack.redact import MASK, KeyRule, Redactor
+from planted_secrets import IN_TEXT
 
 KEY = b"test-project-key"
-
-# (text holding a secret, the secret part that must not survive, text that must stay)
-IN_TEXT = [
-    ("--password=PlainFlagPw-1", "PlainFlagPw-1", "--password="),
-    ("python app.py --db-password=DashFlagPw-2 --lr 0.1", "DashFlagPw-2", "--lr 0.1"),
-    ("run --db-password DashSpacePw-3 --epochs 3", "DashSpacePw-3", "--epochs 3"),
-    ("redis://:p@ss-word@cache.internal:6379/0", "ss-word", "@cache.internal:6379/0"),
-    ("postgresql://svc:Ab/Cd+Ef9931==@db/app", "Ab/Cd+Ef9931==", "postgresql://svc:"),
-    ("key sk-proj-AbCdEfGh1234567890ijkl-Xy9", "Xy9", "key "),
-    ("key sk-ant-api03-AbCdEfGh1234567890ijklmnop-Q1", "Q1", "key "),
-    (
-        "DefaultEndpointsProtocol=https;AccountName=acct;"
-        "AccountKey=AzKey0123456789abcdefABCDEF+/==;EndpointSuffix=core.windows.net",
-        "AzKey0123456789",
-        "AccountName=acct",
-    ),
-    (
-        "https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=SasSig0123456789%2Babc%3D&se=x",
-        "SasSig0123456789",
-        "sv=2022-11-02",
-    ),
-    ("stripe sk_live_51StripeLiveKey0123456789", "51StripeLiveKey", "stripe "),
-    ("mail SG.SendGridKeyId012345.SendGridSecret0123456789abcdef", "SendGridSecret", "mail "),
-    ("maps AIzaSyPlantedGoogleKey0123456789abcdefg", "PlantedGoogleKey", "maps "),
-    ("registry npm_PlantedNpmToken0123456789abcdefghijkl", "PlantedNpmToken", "registry "),
-    (
-        "hook https://hooks.slack.com/services/T0PLANT/B0PLANT/SlackHookSecret0123",
-        "SlackHookSecret0123",
-        "https://hooks.slack.com/",
-    ),
-    ("twilio SK0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef", "twilio "),
-    (
-        "dsn https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42",
-        "0123456789abcdef0123456789abcdef",
-        "@o1.ingest.sentry.io/42",
-    ),
-    ("https://ghp_PlantedUrlUserTok0123456789abcdefgh@github.com/org/x", "PlantedUrlUser", ""),
-    ("Authorization: Basic QmFzaWNVc2VyOkJhc2ljUGFzczE=", "QmFzaWNVc2VyOkJhc2ljUGFzczE", ""),
-    ("sent header basic QmFzaWNVc2VyOkJhc2ljUGFzczE=", "QmFzaWNVc2VyOkJhc2ljUGFzczE", "sent "),
-    ("curl -H 'authorization: bearer lowerBearerTok-77'", "lowerBearerTok-77", "curl -H"),
-    ("got bearer lowerBearerTok-78 back", "lowerBearerTok-78", " back"),
-    ("machine api.example.com login bot password NetrcPass-42", "NetrcPass-42", "login bot"),
-    ("curl -u deploy:CurlUserPw-5 https://x", "CurlUserPw-5", "https://x"),
-    ("curl --user deploy:CurlUserPw-6 https://x", "CurlUserPw-6", "https://x"),
-    ("PGPASSWORD=PgEnvPass-7 psql -h db", "PgEnvPass-7", "psql -h db"),
-    ("MYSQL_PWD=MysqlEnvPw-8 mysql", "MysqlEnvPw-8", " mysql"),
-    ("PassWord=MixedCasePw-9", "MixedCasePw-9", "PassWord="),
-    ("export API_TOKENS=PluralTok-10", "PluralTok-10", "export"),
-    ("pypi pypi-AgEIcHlwaS5vcmcPlantedPypiToken0123", "PlantedPypiToken", "pypi "),
-]
 
 
 @pytest.mark.parametrize(("text", "secret", "kept"), IN_TEXT, ids=[t[1] for t in IN_TEXT])
