@@ -304,7 +304,7 @@ def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
     masked = dict(payload)
     if "values" in payload:
         masked["values"] = redactor.flat(payload["values"])
-        masked["unresolved"] = [redactor.text(key) for key in payload.get("unresolved", [])]
+        masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
     if "error" in payload:
         masked["error"] = redactor.text(str(payload["error"]))
     return masked

@@ -137,7 +137,7 @@ def masked(config: Config, settings: Settings) -> Config:
 
     redactor = project_redactor(settings)
     values = redactor.flat(config.values)
-    renamed = {key: redactor.text(key) for key in config.values}
+    renamed = {key: redactor.name(key) for key in config.values}
     return replace(
         config,
         values=values,

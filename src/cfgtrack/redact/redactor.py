@@ -27,18 +27,30 @@ from cfgtrack.redact.rules import (
 from cfgtrack.redact.scan import line_spans, mask_key_blocks
 from cfgtrack.redact.tree import TreeWalk
 
+
+def _token_markers() -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Marker -> the token patterns a line holding it goes through. A marker that holds a
+    shorter one is left out and its patterns go with the shorter (``sk`` covers ``sk-`` and
+    ``sk_live_``): each marker costs one scan of a long text."""
+    wanted: dict[str, list[re.Pattern[str]]] = {}
+    for markers, pattern in p.TOKEN_PATTERNS.items():
+        for marker in markers:
+            wanted.setdefault(marker, []).append(pattern)
+    kept: dict[str, list[re.Pattern[str]]] = {}
+    for marker in sorted(wanted, key=len):
+        shorter = next((known for known in kept if known in marker), marker)
+        kept.setdefault(shorter, []).extend(wanted[marker])
+    return {marker: tuple(dict.fromkeys(found)) for marker, found in kept.items()}
+
+
+_TOKEN_FAMILIES = {f"token:{marker}": found for marker, found in _token_markers().items()}
 _VALUE_MARKERS = (
     ("://", "url"),
     *((marker, "aws") for marker in p.AWS_MARKERS),
-    *((marker, f"token:{marker}") for marker in p.TOKEN_MARKERS),
-    ("-u", "cli"),
-    ("--user", "cli"),
+    *((family.removeprefix("token:"), family) for family in _TOKEN_FAMILIES),
+    ("-u", "cli"),  # also in ``--user``
 )
-_TOKEN_FAMILIES = {
-    f"token:{marker}": pattern
-    for markers, pattern in p.TOKEN_PATTERNS.items()
-    for marker in markers
-}
+_VALUE_MARKER = re.compile("|".join(re.escape(marker) for marker, _ in _VALUE_MARKERS))
 _EVERY_FAMILY = frozenset({"url", "aws", "key", "cli", *_TOKEN_FAMILIES})
 
 
@@ -61,12 +73,14 @@ class Redactor:
         self._markers = (*((marker, "key") for marker in self.keys.markers), *_VALUE_MARKERS)
         self._family = dict(self._markers)
         self._any_marker = re.compile("|".join(re.escape(marker) for marker, _ in self._markers))
+        self._value_marker = _VALUE_MARKER
 
     def fresh(self) -> Redactor:
         """A redactor with the same words and key that has learned nothing yet."""
         fresh = Redactor(digest_key=self.digest_key)
         fresh.keys, fresh._markers = self.keys, self._markers
         fresh._family, fresh._any_marker = self._family, self._any_marker
+        fresh._value_marker = self._value_marker
         return fresh
 
     @property
@@ -92,6 +106,13 @@ class Redactor:
         if len(text) >= MIN_LEARNED_LENGTH and not is_mask(text) and text not in self.learned:
             self.learned[text] = self.masked(value)
             self._longest_first = sorted(self.learned, key=len, reverse=True)
+
+    def name(self, key: str) -> str:
+        """A mapping key or flat key path: masked where a value rule finds a secret in it (a
+        token used as a name); key words in it are what it is for, not a secret."""
+        if not self._value_marker.search(key.lower()):
+            return key
+        return self.text(key)
 
     def may_hold_secret(self, text: str) -> bool:
         """False when no rule can match anything in ``text`` (one cheap scan)."""
@@ -137,7 +158,8 @@ class Redactor:
         if "url" in families and "@" in line:
             line = p.URL_PASSWORD.sub(self._mask_group, line)
             line = p.URL_USER_TOKEN.sub(self._mask_group, line)
-        for pattern in {_TOKEN_FAMILIES[f] for f in families if f in _TOKEN_FAMILIES}:
+        tokens = (found for family in families for found in _TOKEN_FAMILIES.get(family, ()))
+        for pattern in dict.fromkeys(tokens):
             line = pattern.sub(lambda m: self.masked(m[0]), line)
         if ("aws" in families and p.AWS_KEY_ID.search(line)) or "aws-context" in families:
             line = p.AWS_KEY_ID.sub(lambda m: self.masked(m[0]), line)
@@ -316,7 +338,7 @@ class Redactor:
                         self.learn(item)
         masked = {}
         for key, value in values.items():
-            name = self.text(key)
+            name = self.name(key)
             secret = self.keys.is_secret(key)
             masked[name] = _each(value, self._mask_item if secret else self._value_rules)
         return masked

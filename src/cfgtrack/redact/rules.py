@@ -125,9 +125,14 @@ class KeyRule:
         names = [*DEFAULT_KEY_WORDS, *extra_words]
         self.patterns = tuple(dict.fromkeys(w for w in (words(n) for n in names) if w))
         self.markers = _covering_words(self.patterns)
+        self._verdicts: dict[str, bool] = {}  # per segment: hashing the patterns costs more
 
     def segment_is_secret(self, segment: Any) -> bool:
-        return _segment_is_secret(str(segment), self.patterns)
+        text = str(segment)
+        verdict = self._verdicts.get(text)
+        if verdict is None:
+            verdict = self._verdicts[text] = _segment_is_secret(text, self.patterns)
+        return verdict
 
     def is_descriptor(self, segment: Any) -> bool:
         return _is_descriptor(str(segment))

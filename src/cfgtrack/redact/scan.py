@@ -7,7 +7,6 @@ linear in the length of the text, however many markers it holds.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 
 from cfgtrack.redact.patterns import PRIVATE_KEY, PUTTY_MAC, PUTTY_PRIVATE
@@ -24,21 +23,19 @@ def line_spans(
     """
     if len(lowered) != len(text):  # lower-casing changed lengths: offsets would not line up
         return [(0, len(text), {family for _, family in markers})]
-    breaks = [m.start() for m in re.finditer("\n", text)]
-    found: dict[int, set[str]] = {}
+    found: dict[int, tuple[int, set[str]]] = {}
+    size = len(text)
     for marker, family in markers:
         at = lowered.find(marker)
         while at != -1:
-            line = bisect_right(breaks, at)
-            found.setdefault(line, set()).add(family)
-            # the rest of this line is already taken: look on from the next line break
-            at = lowered.find(marker, breaks[line] + 1) if line < len(breaks) else -1
-    spans = []
-    for line in sorted(found):
-        start = breaks[line - 1] + 1 if line else 0
-        end = breaks[line] if line < len(breaks) else len(text)
-        spans.append((start, end, found[line]))
-    return spans
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = size if end == -1 else end
+            found.setdefault(start, (end, set()))[1].add(family)
+            # the rest of this line is already taken: look on after it, so each line is
+            # scanned once per marker however many times the marker is on it
+            at = lowered.find(marker, end + 1) if end < size else -1
+    return [(start, *found[start]) for start in sorted(found)]
 
 
 def mask_key_blocks(text: str, mask: Masker) -> str:

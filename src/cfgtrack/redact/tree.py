@@ -55,7 +55,7 @@ class TreeWalk:
         """A mapping key that itself looks secret (a token used as a name) is masked too."""
         if self.learn_only or not isinstance(key, str):
             return key
-        return self.redactor.text(key)
+        return self.redactor.name(key)
 
     def leaf(self, value: Any, path: tuple[str, ...], secret: bool, aws: bool) -> Any:
         if secret and not (path and self.redactor.keys.is_descriptor(path[-1])):
