@@ -215,4 +215,7 @@ def test_no_planted_secret_leaves_any_run_or_verb(tmp_path: Path, mlflow_server:
     assert any("spool" in name for name in written) or synced.stdout
     assert any(name.endswith("fingerprints.json") for name in written)
     assert any(name.startswith(str(reports)) for name in written)
-    assert _leaks({**written, **outputs}) == []
+    leaks = _leaks({**written, **outputs})
+    assert not leaks, f"{len(leaks)} of {len(ALL_PLANTED)} planted secrets found:\n" + "\n".join(
+        leaks
+    )

@@ -32,6 +32,7 @@ def review(
     from cfgtrack.cli.history import unknown_key
     from cfgtrack.config.compose import compose_dir
     from cfgtrack.git.objects import config_value, repo_toplevel
+    from cfgtrack.redact.key import project_redactor
     from cfgtrack.render.ages_text import value_text
 
     settings = project_settings(config_dir, config_name)
@@ -57,7 +58,8 @@ def review(
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:
             raise unknown_key(key, sorted(composed.values), where)
-        made.append(Review(key, env, composed.values[key], reviewer, now, reason.strip()))
+        value = project_redactor(settings).flat(composed.values)[key]  # a secret's digest only
+        made.append(Review(key, env, value, reviewer, now, reason.strip()))
     for entry in made:
         append_review(path, entry)
         where = f" in {entry.env}" if entry.env else ""
