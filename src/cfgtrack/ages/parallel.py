@@ -50,6 +50,7 @@ def compose_payload(
     return {
         "values": composed.values,
         "unresolved": sorted(composed.unresolved),
+        "secret_keys": sorted(composed.secret_keys),
         "accessed": sorted(files.accessed),
     }
 

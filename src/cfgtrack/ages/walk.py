@@ -296,14 +296,19 @@ def _add_uncommitted(
         except CfgtrackError as exc:
             timeline.history.skipped.append(Skipped(now, redactor.text(str(exc))))
             continue
-        timeline.record(now, redactor.fresh().flat(composed.values), set(composed.unresolved))
+        timeline.record(
+            now,
+            redactor.fresh().flat(composed.values, composed.secret_keys),
+            set(composed.unresolved),
+        )
 
 
 def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
     """A composed payload with its values (and an error's text) masked."""
     masked = dict(payload)
     if "values" in payload:
-        masked["values"] = redactor.flat(payload["values"])
+        secret_keys = frozenset(masked.pop("secret_keys", ()))
+        masked["values"] = redactor.flat(payload["values"], secret_keys)
         masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
     if "error" in payload:
         masked["error"] = redactor.text(str(payload["error"]))

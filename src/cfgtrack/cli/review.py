@@ -58,7 +58,8 @@ def review(
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:
             raise unknown_key(key, sorted(composed.values), where)
-        value = project_redactor(settings).flat(composed.values)[key]  # a secret's digest only
+        masked = project_redactor(settings).flat(composed.values, composed.secret_keys)
+        value = masked[key]  # a secret's mask and digest, never the secret
         made.append(Review(key, env, value, reviewer, now, reason.strip()))
     for entry in made:
         append_review(path, entry)

@@ -123,11 +123,10 @@ def load_config(
     if parsed.kind == "file":
         return masked(_load_file(parsed), settings)
     folder = Path(config_dir).resolve() if config_dir else settings.config_dir
-    composed = _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
-    return masked(composed, settings)
+    return _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
 
 
-def masked(config: Config, settings: Settings) -> Config:
+def masked(config: Config, settings: Settings, secret_keys: frozenset[str] = frozenset()) -> Config:
     """A loaded config with its secrets masked as a run records them, digests included: every
     verb compares, shows and writes the masked values only, and a composed config still
     compares with a run."""
@@ -136,7 +135,7 @@ def masked(config: Config, settings: Settings) -> Config:
     from cfgtrack.redact.key import project_redactor
 
     redactor = project_redactor(settings)
-    values = redactor.flat(config.values)
+    values = redactor.flat(config.values, secret_keys)
     renamed = {key: redactor.name(key) for key in config.values}
     return replace(
         config,
@@ -185,7 +184,7 @@ def _load_env(
             f"unknown env {spec.name!r} in {where}/{group}; available: {', '.join(options)}"
         )
     composed = compose_files(files, config_name, [f"{group}={spec.name}", *overrides], label=where)
-    return Config(
+    loaded = Config(
         spec=spec,
         values=composed.values,
         tree=composed.tree,
@@ -195,6 +194,7 @@ def _load_env(
         commit=commit,
         source=f"{where}/{config_name.removesuffix('.yaml')}.yaml with {group}={spec.name}",
     )
+    return masked(loaded, settings, composed.secret_keys)
 
 
 def _shown(path: Path) -> str:

@@ -50,6 +50,7 @@ from cfgtrack.config.hydra_sources import (
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
 from cfgtrack.config.yaml_files import FolderFiles
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact import Redactor
 
 _VERSION_BASE = Version("1.3")
 
@@ -69,6 +70,7 @@ class ComposedConfig:
     unresolved: frozenset[str]
     choices: dict[str, str]
     tree: dict[str, Any]
+    secret_keys: frozenset[str] = frozenset()  # whose text refers to a secret (``${oc.env:..}``)
 
 
 def compose_dir(
@@ -112,6 +114,7 @@ def _compose(
                 tree, choices = _with_files(files, label, name, overrides, fast=True)
             except NotModelled:
                 tree, choices = _with_files(files, label, name, overrides, fast=False)
+            secret_keys = Redactor().referring_to_secrets(tree)
             tree, unresolved = resolve_tree(tree)
         except CfgtrackError:
             raise
@@ -131,6 +134,7 @@ def _compose(
         unresolved=frozenset(leaf_key(path, values) for path in unresolved),
         choices=choices,
         tree=tree,
+        secret_keys=secret_keys,
     )
 
 

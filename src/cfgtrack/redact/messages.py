@@ -35,3 +35,11 @@ def cfgtrack_logger() -> logging.Logger:
     if not any(isinstance(f, _MaskingFilter) for f in logger.filters):
         logger.addFilter(_MaskingFilter())
     return logger
+
+
+def mask_log_handlers() -> None:
+    """Mask what every handler of the root logger writes (Hydra's console and job log file):
+    Hydra logs each sweep job's overrides, values and all, before any job starts."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _MaskingFilter) for f in handler.filters):
+            handler.addFilter(_MaskingFilter())

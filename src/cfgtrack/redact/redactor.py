@@ -244,7 +244,7 @@ class Redactor:
     def learn_config(self, captured: Mapping[str, Any]) -> frozenset[str]:
         """Learn every value a key rule masks in a captured config, masking nothing; returns
         the resolved leaves whose unresolved text refers to a secret."""
-        secret_paths = self._referring_to_secrets(captured.get("unresolved"))
+        secret_paths = self.referring_to_secrets(captured.get("unresolved"))
         self._learn_tree(captured.get("resolved"), secret_paths)
         self._learn_tree([captured.get("unresolved"), captured.get("hydra")])
         for name in _ARGUMENT_LISTS:
@@ -272,7 +272,9 @@ class Redactor:
                 result[name] = self.tree(value, keys=False)
         return result
 
-    def _referring_to_secrets(self, unresolved: Any) -> frozenset[str]:
+    def referring_to_secrets(self, unresolved: Any) -> frozenset[str]:
+        """Flat keys of an unresolved tree whose text refers to a secret (``${oc.env:API_KEY}``,
+        ``${db.password}``): what they resolve to is masked whatever it looks like."""
         from cfgtrack.config.flatten import flatten
 
         if not isinstance(unresolved, Mapping):
@@ -327,21 +329,38 @@ class Redactor:
             for index, item in enumerate(listed)
         ]
 
-    def flat(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def flat(
+        self, values: Mapping[str, Any], secret_paths: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         """A flat config (dotted key -> value, as verbs compare them) masked as a recorded
-        run's config is: by key path, by value, and every value masked by key found again in
-        the other values. Masks carry digests, so a composed config and a run still compare."""
-        for key, value in values.items():
-            if self.keys.is_secret(key):
-                for item in value if isinstance(value, list) else [value]:
-                    if maskable(item) and not is_reference(item):
-                        self.learn(item)
-        masked = {}
-        for key, value in values.items():
-            name = self.name(key)
-            secret = self.keys.is_secret(key)
-            masked[name] = _each(value, self._mask_item if secret else self._value_rules)
-        return masked
+        run's config is: by key path, by value, every value masked by key found again in the
+        other values; ``secret_paths`` (``referring_to_secrets``) are masked whole. Masks carry
+        digests, so a composed config and a run still compare."""
+        secret = {key for key in values if key in secret_paths or self.keys.is_secret(key)}
+        for key in secret:
+            value = values[key]
+            for item in value if isinstance(value, list) else [value]:
+                if maskable(item) and not is_reference(item):
+                    self.learn(item)
+        return {
+            self.name(key): self._flat_value(value, key in secret) for key, value in values.items()
+        }
+
+    def _flat_value(self, value: Any, secret: bool) -> Any:
+        if secret:
+            return _each(value, self._mask_item)
+        if not isinstance(value, list):
+            return self._value_rules(value)
+        after_flag = self.secret_flags(value)
+        aws = any(isinstance(item, str) and p.AWS_KEY_ID.search(item) for item in value)
+        return [
+            self._mask_item(item)
+            if index in after_flag
+            else self.string(item, aws_context=aws)
+            if isinstance(item, str)
+            else item
+            for index, item in enumerate(value)
+        ]
 
     def _mask_item(self, item: Any) -> Any:
         return self._mask(item, keep_references=True)
