@@ -38,3 +38,13 @@ def test_a_cache_of_clear_values_or_of_another_key_is_emptied(tmp_path: Path):
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM composed").fetchone() == (0,)
     assert b"ClearCached-5510" not in path.read_bytes()
+
+
+def test_hydra_log_lines_are_masked(caplog: pytest.LogCaptureFixture):
+    from cfgtrack.redact.messages import mask_hydra_logs
+
+    mask_hydra_logs()
+    launcher = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
+    with caplog.at_level(logging.INFO):
+        launcher.info("\t#%d : %s", 0, "model=small +sweep.api_token=SweepLogTok-5566")
+    assert "SweepLogTok-5566" not in caplog.text and "model=small" in caplog.text

@@ -23,7 +23,7 @@ from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at
 from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.record.strict import enforce as enforce_strict
 from cfgtrack.redact.key import project_redactor
-from cfgtrack.redact.messages import mask_log_handlers
+from cfgtrack.redact.messages import mask_hydra_logs
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 
@@ -48,7 +48,7 @@ class TrackingCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         enforce_strict(config, self.options.strict, job=False)
         try:
-            mask_log_handlers()
+            mask_hydra_logs()
             redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
         except Exception as exc:
             _warn("masking secrets in Hydra's saved sweep config", exc)
@@ -73,7 +73,7 @@ class TrackingCallback(Callback):
         if current is not None and not current.finished:
             return  # another TrackingCallback already records this job
         try:
-            mask_log_handlers()
+            mask_hydra_logs()
             redact_hydra_files(config, project_redactor(project_settings(config)))
         except Exception as exc:
             _warn("masking secrets in Hydra's saved config", exc)

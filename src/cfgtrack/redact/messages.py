@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Any
 
 from cfgtrack.redact.redactor import Redactor
 
@@ -37,9 +38,19 @@ def cfgtrack_logger() -> logging.Logger:
     return logger
 
 
-def mask_log_handlers() -> None:
-    """Mask what every handler of the root logger writes (Hydra's console and job log file):
-    Hydra logs each sweep job's overrides, values and all, before any job starts."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _MaskingFilter) for f in handler.filters):
-            handler.addFilter(_MaskingFilter())
+def mask_hydra_logs() -> None:
+    """Mask what Hydra and its launcher plugins log: a sweep logs each job's overrides, values
+    and all, before any job starts. Hydra sets up its log handlers again when a launch starts,
+    so the masking sits where records are made, once per process."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "masks_hydra", False):
+        return
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        if record.name.startswith(("hydra.", "hydra_plugins.")):
+            record.msg, record.args = mask_message(record.getMessage()), None
+        return record
+
+    masking_factory.masks_hydra = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masking_factory)
