@@ -50,7 +50,7 @@ def compose_payload(
     return {
         "values": composed.values,
         "unresolved": sorted(composed.unresolved),
-        "secret_keys": sorted(composed.secret_keys),
+        "references": composed.references,
         "accessed": sorted(files.accessed),
     }
 

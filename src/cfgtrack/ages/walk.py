@@ -298,7 +298,9 @@ def _add_uncommitted(
             continue
         timeline.record(
             now,
-            redactor.fresh().flat(composed.values, composed.secret_keys),
+            redactor.fresh().flat(
+                composed.values, redactor.referring_to_secrets(composed.references)
+            ),
             set(composed.unresolved),
         )
 
@@ -307,7 +309,7 @@ def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
     """A composed payload with its values (and an error's text) masked."""
     masked = dict(payload)
     if "values" in payload:
-        secret_keys = frozenset(masked.pop("secret_keys", ()))
+        secret_keys = redactor.referring_to_secrets(masked.pop("references", None))
         masked["values"] = redactor.flat(payload["values"], secret_keys)
         masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
     if "error" in payload:

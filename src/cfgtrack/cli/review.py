@@ -58,7 +58,9 @@ def review(
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:
             raise unknown_key(key, sorted(composed.values), where)
-        masked = project_redactor(settings).flat(composed.values, composed.secret_keys)
+        redactor = project_redactor(settings)
+        secret = redactor.referring_to_secrets(composed.references)
+        masked = redactor.flat(composed.values, secret)
         value = masked[key]  # a secret's mask and digest, never the secret
         made.append(Review(key, env, value, reviewer, now, reason.strip()))
     for entry in made:

@@ -126,7 +126,9 @@ def load_config(
     return _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
 
 
-def masked(config: Config, settings: Settings, secret_keys: frozenset[str] = frozenset()) -> Config:
+def masked(
+    config: Config, settings: Settings, references: Mapping[str, Any] | None = None
+) -> Config:
     """A loaded config with its secrets masked as a run records them, digests included: every
     verb compares, shows and writes the masked values only, and a composed config still
     compares with a run."""
@@ -135,7 +137,7 @@ def masked(config: Config, settings: Settings, secret_keys: frozenset[str] = fro
     from cfgtrack.redact.key import project_redactor
 
     redactor = project_redactor(settings)
-    values = redactor.flat(config.values, secret_keys)
+    values = redactor.flat(config.values, redactor.referring_to_secrets(references))
     renamed = {key: redactor.name(key) for key in config.values}
     return replace(
         config,
@@ -194,7 +196,7 @@ def _load_env(
         commit=commit,
         source=f"{where}/{config_name.removesuffix('.yaml')}.yaml with {group}={spec.name}",
     )
-    return masked(loaded, settings, composed.secret_keys)
+    return masked(loaded, settings, composed.references)
 
 
 def _shown(path: Path) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ from cfgtrack.config.hydra_sources import (
 from cfgtrack.config.plain import NotModelled, merge, resolve_tree
 from cfgtrack.config.yaml_files import FolderFiles
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.redact import Redactor
 
 _VERSION_BASE = Version("1.3")
 
@@ -70,7 +69,9 @@ class ComposedConfig:
     unresolved: frozenset[str]
     choices: dict[str, str]
     tree: dict[str, Any]
-    secret_keys: frozenset[str] = frozenset()  # whose text refers to a secret (``${oc.env:..}``)
+    # flat key -> unresolved text, for values that interpolate (what ``${oc.env:API_KEY}`` resolved
+    # to is a secret whatever it looks like)
+    references: dict[str, Any] = field(default_factory=dict)
 
 
 def compose_dir(
@@ -114,7 +115,7 @@ def _compose(
                 tree, choices = _with_files(files, label, name, overrides, fast=True)
             except NotModelled:
                 tree, choices = _with_files(files, label, name, overrides, fast=False)
-            secret_keys = Redactor().referring_to_secrets(tree)
+            references = _references(tree)
             tree, unresolved = resolve_tree(tree)
         except CfgtrackError:
             raise
@@ -134,8 +135,17 @@ def _compose(
         unresolved=frozenset(leaf_key(path, values) for path in unresolved),
         choices=choices,
         tree=tree,
-        secret_keys=secret_keys,
+        references=references,
     )
+
+
+def _references(tree: Any) -> dict[str, Any]:
+    """Flat keys whose unresolved value interpolates, with that text."""
+    return {
+        key: value
+        for key, value in flatten(tree).items()
+        if "${" in (" ".join(map(str, value)) if isinstance(value, list) else str(value))
+    }
 
 
 def _with_files(

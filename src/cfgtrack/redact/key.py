@@ -34,12 +34,20 @@ def key_path(root: Path) -> Path:
     if dot_git.is_dir():
         return dot_git / "cfgtrack" / FILE_NAME
     if dot_git.is_file():  # a linked work tree: the key of the clone it belongs to
-        from cfgtrack.git.objects import git_dir
-
-        return git_dir(root) / "cfgtrack" / FILE_NAME
+        return _common_git_dir(root, dot_git) / "cfgtrack" / FILE_NAME
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     name = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
     return Path(base) / "cfgtrack" / "keys" / name
+
+
+def _common_git_dir(root: Path, dot_git: Path) -> Path:
+    """The ``.git`` folder a work tree's ``.git`` file points to, through its ``commondir``."""
+    pointer = dot_git.read_text(encoding="utf-8").strip().removeprefix("gitdir:").strip()
+    own = Path(pointer) if Path(pointer).is_absolute() else root / pointer
+    common = own / "commondir"
+    if common.is_file():
+        return (own / common.read_text(encoding="utf-8").strip()).resolve()
+    return own.resolve()
 
 
 def project_key(root: Path) -> bytes | None:
