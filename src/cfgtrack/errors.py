@@ -8,3 +8,9 @@ class CfgtrackError(Exception):
     """
 
     exit_code = 2
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        # messages name URIs, values and command output: what looks secret never shows
+        from cfgtrack.redact.messages import mask_message
+
+        super().__init__(mask_message(message), *args)

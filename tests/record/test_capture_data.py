@@ -124,7 +124,8 @@ def test_unchanged_data_is_not_read_again(dataset: Path, tmp_path: Path) -> None
     assert [entry["cached"] for entry in second] == [True, True]
     # Had any byte been read again, the new content would have changed these digests.
     assert [entry["sha256"] for entry in second] == [entry["sha256"] for entry in first]
-    assert json.loads(cache.read_text())["version"] == 1
+    assert json.loads(cache.read_text())["version"] == 2
+    assert str(dataset) not in cache.read_text()  # paths are kept as digests: one may be secret
 
 
 def test_a_modified_file_is_read_again(dataset: Path, tmp_path: Path) -> None:
@@ -203,7 +204,7 @@ def test_a_corrupt_or_unwritable_cache_never_breaks_fingerprinting(
     [unwritable] = fingerprint_paths(["train.csv"], dataset, blocker / "cache.json")
 
     assert from_corrupt["sha256"] == unwritable["sha256"] == sha(b"x,y\n1,2\n")
-    assert json.loads(corrupt.read_text())["version"] == 1
+    assert json.loads(corrupt.read_text())["version"] == 2
 
 
 def test_processes_sharing_one_cache_never_leave_it_torn(tmp_path: Path) -> None:
@@ -230,7 +231,7 @@ def test_processes_sharing_one_cache_never_leave_it_torn(tmp_path: Path) -> None
     reads = 0
     while any(process.poll() is None for process in writers):
         if cache.exists():
-            assert json.loads(cache.read_text())["version"] == 1
+            assert json.loads(cache.read_text())["version"] == 2
             reads += 1
         time.sleep(0.005)
 

@@ -86,11 +86,11 @@ def test_keys_that_are_secret(key):
 
 
 def test_extra_words_from_settings_are_whole_words_too():
-    rule = KeyRule(["dsn", "sas_url_sig"])
-    assert rule.is_secret("warehouse.db_dsn")
+    rule = KeyRule(["vault_seal", "sas_url_sig"])
+    assert rule.is_secret("warehouse.vault_seal")
     assert rule.is_secret("blob.sasUrlSig")
-    assert not rule.is_secret("dsnames")
-    assert not KeyRule().is_secret("warehouse.db_dsn")
+    assert not rule.is_secret("vaultseals")
+    assert not KeyRule().is_secret("warehouse.vault_seal")
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,8 @@ def test_extra_words_from_settings_are_whole_words_too():
         ("openai sk-proj-plantedOpenAIkey0123456789", f"openai {MASK}"),
         ("hub hf_plantedHuggingFaceToken0123456789ab", f"hub {MASK}"),
         (f"session {JWT}.", f"session {MASK}."),
-        ("Authorization: Bearer abc.DEF-ghi_123", f"Authorization: Bearer {MASK}"),
+        ("Authorization: Bearer abc.DEF-ghi_123", f"Authorization: {MASK}"),
+        ("sent Bearer abc.DEF-ghi_123", f"sent Bearer {MASK}"),
         (
             "postgres://svc:PgUrlPass-5521@db.internal:5432/app",
             f"postgres://svc:{MASK}@db.internal:5432/app",
@@ -182,7 +183,7 @@ def test_tree_masks_secret_leaves_and_keeps_the_shape():
         "db": {"password": MASK, "port": 5432, "password_file": "/run/pw"},
         "extra_credentials": [MASK, MASK],
         "auth": {"type": "basic", "user": MASK, "enabled": True, "token": None},
-        "callbacks": [{"headers": {"Authorization": f"Bearer {MASK}"}}],
+        "callbacks": [{"headers": {"Authorization": MASK}}],
         "pin": {"secret": MASK},
     }
 

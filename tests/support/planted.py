@@ -5,6 +5,7 @@ finds them in what the run wrote. Shared by the redaction tests and benchmarks/b
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +14,13 @@ from support.git import commit, git, write
 from support.project import CONFIG, Project, make_project
 
 MASK = "***REDACTED***"
+DIGEST = re.compile(r"\*\*\*REDACTED:[0-9a-f]{12}\*\*\*")
+
+
+def plain(text: str) -> str:
+    """``text`` with every mask's digest left out (the digests have tests of their own)."""
+    return DIGEST.sub(MASK, text)
+
 
 # Secrets the project's files and command lines carry; each must be found nowhere in the output.
 IN_CONFIG = {

@@ -31,7 +31,7 @@ from typing import Any
 from cfgtrack.git.objects import git_dir
 from cfgtrack.settings import default_cache_dir
 
-FORMAT = 2  # 2: run- and machine-specific leaves composed as their text
+FORMAT = 2  # 2: run- and machine-specific leaves as their text, values stored masked
 FILE_NAME = "history.sqlite"
 CHECKPOINTS_KEPT = 8
 
@@ -98,7 +98,7 @@ def _guarded(default: Any) -> Any:
 class HistoryCache:
     """Composed configs and timeline checkpoints of one repository, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, masks: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._pending: dict[str, bytes] = {}
@@ -110,6 +110,11 @@ class HistoryCache:
                 self._db = self._rebuilt()
         except sqlite3.DatabaseError:  # not a database, malformed: start afresh
             self._db = self._rebuilt()
+        if self._db is not None:
+            try:
+                self._forget_other_masks(self._db, masks)
+            except sqlite3.Error:
+                self._switch_off()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=LOCK_WAIT)
@@ -119,6 +124,7 @@ class HistoryCache:
                 "CREATE TABLE IF NOT EXISTS checkpoints"
                 " (key TEXT, tip TEXT, saved REAL, data BLOB, PRIMARY KEY (key, tip))"
             )
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             db.commit()
             for probe in _SCHEMA_PROBES:  # another schema: "no such column"
                 db.execute(probe).fetchall()
@@ -143,8 +149,24 @@ class HistoryCache:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
 
+    @staticmethod
+    def _forget_other_masks(db: sqlite3.Connection, masks: str) -> None:
+        """Values are cached masked, with digests made by one key (``masks`` names it). Entries
+        of another key, or of a cache written before values were masked, are dropped: their
+        digests would not compare, and their clear text must not stay on disk."""
+        row = db.execute("SELECT value FROM meta WHERE name = 'masks'").fetchone()
+        if row is not None and row[0] == masks:
+            return
+        db.execute("DELETE FROM composed")
+        db.execute("DELETE FROM checkpoints")
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('masks', ?)", (masks,))
+        db.commit()
+        db.execute("VACUUM")  # deleted rows leave their bytes in the file until then
+
     @classmethod
-    def for_repository(cls, repo_root: Path, *, create: bool = True) -> HistoryCache | None:
+    def for_repository(
+        cls, repo_root: Path, *, create: bool = True, masks: str = ""
+    ) -> HistoryCache | None:
         """The cache of ``repo_root``: in its ``.git`` folder, else the user cache folder.
 
         With ``create=False`` only an existing cache is opened (a read that leaves no trace).
@@ -154,7 +176,7 @@ class HistoryCache:
             if not create and not (folder / FILE_NAME).is_file():
                 continue
             try:
-                return cls(folder / FILE_NAME)
+                return cls(folder / FILE_NAME, masks)
             except (OSError, sqlite3.Error):
                 continue
         return None

@@ -21,6 +21,7 @@ from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import objects_for, resolve_commit
 from cfgtrack.git.repo import repo_toplevel
 from cfgtrack.progress import ProgressCallback
+from cfgtrack.redact.key import project_redactor
 from cfgtrack.settings import DEFAULT_ENV_GROUP, Settings
 
 
@@ -89,7 +90,8 @@ def load_histories(
         )
     import_schema_modules(settings)
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
-    cache = HistoryCache.for_repository(repo_root) if use_cache else None
+    redactor = project_redactor(settings)
+    cache = HistoryCache.for_repository(repo_root, masks=redactor.key_id) if use_cache else None
     try:
         histories = walk(
             repo_root,
@@ -106,6 +108,7 @@ def load_histories(
             schemas=(str(settings.root), settings.schema_modules),
             until=until,
             follow_renames=settings.follow_renames,
+            redactor=redactor,
         )
     finally:
         if cache is not None:
@@ -141,7 +144,8 @@ def cached_history(
     For callers that show ages only when they cost nothing (``cfgtrack diff`` without ``--ages``).
     """
     repo_root, folder = config_folder(settings)
-    cache = HistoryCache.for_repository(repo_root, create=False)
+    masks = project_redactor(settings).key_id
+    cache = HistoryCache.for_repository(repo_root, create=False, masks=masks)
     if cache is None:
         return None
     try:

@@ -72,6 +72,7 @@ def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
     return {
         "values": composed.values,
         "unresolved": sorted(composed.unresolved),
+        "references": composed.references,
         "accessed": sorted(files.accessed),
     }
 

@@ -60,6 +60,7 @@ from cfgtrack.git.objects import (
     resolve_commit,
 )
 from cfgtrack.progress import ProgressCallback
+from cfgtrack.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ class _Walk:
         cache: HistoryCache | None,
         workers: int | None,
         on_progress: ProgressCallback | None,
+        redactor: Redactor,
         version_base: str | None = None,
         schemas: tuple[str, tuple[str, ...]] = ("", ()),
     ) -> None:
+        self.redactor = redactor
         self.repo_root = repo_root
         self.version_base = version_base
         self.schemas = schemas
@@ -209,6 +212,8 @@ class _Walk:
         self, step: _Step, future: Future[dict[str, Any]], fresh: bool
     ) -> tuple[_Step, dict[str, Any]]:
         payload = future.result()
+        if fresh:
+            payload = mask_payload(payload, self.redactor.fresh())
         if fresh and self.cache is not None:
             self.cache.store_composed(self._key(step), payload)
         return step, payload
@@ -250,6 +255,7 @@ def walk(
     schemas: tuple[str, tuple[str, ...]] = ("", ()),
     until: datetime | None = None,
     follow_renames: bool = True,
+    redactor: Redactor | None = None,
 ) -> list[History]:
     """The history of every key of each composition along the first-parent chain of ``rev``.
 
@@ -260,7 +266,10 @@ def walk(
     ``version_base`` picks the era of Hydra's rules for every commit (None: current);
     ``schemas`` (project root, module names) are imported before composing, in every process;
     ``follow_renames``: a renamed subtree's keys keep their ages (see ``renames``).
+    Values are masked by ``redactor`` as they are composed, before they are cached or compared:
+    a secret's mask carries its digest, so its age is found like any other value's.
     """
+    redactor = redactor or Redactor()
     head = resolve_commit(repo_root, rev)
     log = first_parent_log(repo_root, head)
     if until is not None:
@@ -294,7 +303,7 @@ def walk(
                 history = History(composition, head, walked=len(locations), cut=cut)
                 timeline = Timeline(history, start=len(locations))
         timelines.append(timeline)
-    walker = _Walk(repo_root, log, cache, workers, on_progress, version_base, schemas)
+    walker = _Walk(repo_root, log, cache, workers, on_progress, redactor, version_base, schemas)
     walker.run(timelines, locations)
     if resumable:
         for timeline, key in zip(timelines, keys, strict=True):
@@ -302,7 +311,9 @@ def walk(
                 cache.store_checkpoint(key, head, save_checkpoint(timeline, shallow))
     if worktree:
         here = locations[0] if locations else Location(folder, config_name, "")
-        _add_uncommitted(repo_root, here.folder, here.config_name, timelines, version_base)
+        _add_uncommitted(
+            repo_root, here.folder, here.config_name, timelines, version_base, redactor
+        )
     return [timeline.history for timeline in timelines]
 
 
@@ -337,6 +348,7 @@ def _add_uncommitted(
     config_name: str,
     timelines: list[Timeline],
     version_base: str | None,
+    redactor: Redactor,
 ) -> None:
     """Edits not yet committed count as a change now, marked uncommitted."""
     path = repo_root / folder
@@ -367,9 +379,27 @@ def _add_uncommitted(
                 env_group=composition.env_group,
             )
         except CfgtrackError as exc:
-            timeline.history.skipped.append(Skipped(now, str(exc)))
+            timeline.history.skipped.append(Skipped(now, redactor.text(str(exc))))
             continue
-        timeline.record(now, composed.values, set(composed.unresolved))
+        timeline.record(
+            now,
+            redactor.fresh().flat(
+                composed.values, redactor.referring_to_secrets(composed.references)
+            ),
+            set(composed.unresolved),
+        )
+
+
+def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A composed payload with its values (and an error's text) masked."""
+    masked = dict(payload)
+    if "values" in payload:
+        secret_keys = redactor.referring_to_secrets(masked.pop("references", None))
+        masked["values"] = redactor.flat(payload["values"], secret_keys)
+        masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
+    if "error" in payload:
+        masked["error"] = redactor.text(str(payload["error"]))
+    return masked
 
 
 # --- entry points for the commands --------------------------------------------------------------

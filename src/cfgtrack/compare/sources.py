@@ -119,11 +119,32 @@ def load_config(
     parsed = spec if isinstance(spec, Spec) else parse_spec(spec)
     settings = settings or load_settings()
     if parsed.kind == "run":
-        return _load_run(parsed, settings)
+        return _load_run(parsed, settings)  # recorded masked
     if parsed.kind == "file":
-        return _load_file(parsed)
+        return masked(_load_file(parsed), settings)
     folder = Path(config_dir).resolve() if config_dir else settings.config_dir
     return _load_env(parsed, settings, folder, config_name or settings.config_name, overrides)
+
+
+def masked(
+    config: Config, settings: Settings, references: Mapping[str, Any] | None = None
+) -> Config:
+    """A loaded config with its secrets masked as a run records them, digests included: every
+    verb compares, shows and writes the masked values only, and a composed config still
+    compares with a run."""
+    from dataclasses import replace
+
+    from cfgtrack.redact.key import project_redactor
+
+    redactor = project_redactor(settings)
+    values = redactor.flat(config.values, redactor.referring_to_secrets(references))
+    renamed = {key: redactor.name(key) for key in config.values}
+    return replace(
+        config,
+        values=values,
+        tree=redactor.tree(config.tree, keep_references=True),
+        unresolved=frozenset(renamed.get(key, key) for key in config.unresolved),
+    )
 
 
 def _load_env(
@@ -177,7 +198,7 @@ def _load_env(
         search_folders=_search_folders(files, config_name, settings.root, commit),
         env_group=group,
     )
-    return Config(
+    loaded = Config(
         spec=spec,
         values=composed.values,
         tree=composed.tree,
@@ -187,6 +208,7 @@ def _load_env(
         commit=commit,
         source=f"{where}/{config_name.removesuffix('.yaml')}.yaml with {group}={spec.name}",
     )
+    return masked(loaded, settings, composed.references)
 
 
 def _shown(path: Path) -> str:

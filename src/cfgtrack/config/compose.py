@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path, PurePath
@@ -77,6 +77,9 @@ class ComposedConfig:
     unresolved: frozenset[str]
     choices: dict[str, str]
     tree: dict[str, Any]
+    # flat key -> unresolved text, for values that interpolate (what ``${oc.env:API_KEY}`` resolved
+    # to is a secret whatever it looks like)
+    references: dict[str, Any] = field(default_factory=dict)
 
 
 def compose_dir(
@@ -169,6 +172,7 @@ def _resolved(
     does (``cfgtrack.config.run_specific``)."""
     tree, choices = composed
     tree = _as_written(tree)
+    references = _references(tree)
     texts = run_specific_texts(tree, machine_env)
     tree, unresolved = resolve_tree(tree)
     restore_texts(tree, texts)
@@ -176,9 +180,19 @@ def _resolved(
     return ComposedConfig(
         values=values,
         unresolved=frozenset(leaf_key(path, values) for path in [*unresolved, *texts]),
+        references=references,
         choices=choices,
         tree=tree,
     )
+
+
+def _references(tree: Any) -> dict[str, Any]:
+    """Flat keys whose unresolved value interpolates, with that text."""
+    return {
+        key: value
+        for key, value in flatten(tree).items()
+        if "${" in (" ".join(map(str, value)) if isinstance(value, list) else str(value))
+    }
 
 
 def _as_written(value: Any) -> Any:

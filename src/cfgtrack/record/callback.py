@@ -19,10 +19,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
-from cfgtrack.record.hydra_files import redact_hydra_files
+from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at_exit
 from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
 from cfgtrack.record.strict import enforce as enforce_strict
 from cfgtrack.record.task_exit import install as install_task_exit
+from cfgtrack.redact import Redactor
+from cfgtrack.redact.key import project_redactor
+from cfgtrack.redact.messages import mask_hydra_logs
 
 _ACTIVE_JOB: dict[str, JobSession | None] = {"session": None}
 
@@ -48,6 +51,11 @@ class TrackingCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         enforce_strict(config, self.options.strict, job=False)
         try:
+            mask_hydra_logs()
+            redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
+        except Exception as exc:
+            _warn("masking secrets in Hydra's saved sweep config", exc)
+        try:
             self._sweep = SweepSession(self.options)
             self.parent = self._sweep.start(config)
         except Exception as exc:
@@ -68,12 +76,13 @@ class TrackingCallback(Callback):
         if current is not None and not current.finished:
             return  # another TrackingCallback already records this job
         try:
-            extra_keys = project_settings(config).redact_keys
+            redactor = project_redactor(project_settings(config))
         except Exception as exc:  # masking goes on with the built-in rules
             _warn("reading the settings", exc)
-            extra_keys = ()
+            redactor = Redactor()
         try:
-            redact_hydra_files(config, extra_keys)
+            mask_hydra_logs()
+            redact_hydra_files(config, redactor)
         except Exception as exc:
             _warn("masking secrets in Hydra's saved config", exc)
         enforce_strict(config, self.options.strict)

@@ -14,7 +14,6 @@ whole leaves nothing in the spool.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import tempfile
@@ -36,10 +35,12 @@ from cfgtrack.record.sinks.spool import (
     millis,
 )
 from cfgtrack.record.sync import Gate, address_of, mirror_to_output_dir, push
+from cfgtrack.redact import Redactor
+from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings
 from cfgtrack.tracking.bounded import Background, bounded_http, call_within, describe, is_remote
 
-log = logging.getLogger("cfgtrack")
+log = cfgtrack_logger()
 
 END_BOUND_FACTOR = 6  # a run's end may wait 6 x tracking_timeout: the task is over by then
 RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
@@ -85,8 +86,10 @@ class Delivery:
         experiment: str,
         record: dict[str, Any],
         parent: ParentRef | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.settings = settings
+        self.redactor = redactor or Redactor()
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.record_run = record["run"]
@@ -138,10 +141,15 @@ class Delivery:
 
         from cfgtrack.tracking.mlflow_adapter import context_tags
 
+        # MLflow's context holds what cfgtrack did not capture (MLFLOW_RUN_CONTEXT, the git
+        # remote as MLflow reads it): masked like the rest of the run
+
         mlflow.set_tracking_uri(self.tracking_uri)  # the task's own MLflow calls go there too
         entry = self.entry
         entry.meta.update(
-            tags=context_tags(entry.meta["tags"]), params=params, extra_tags=extra_tags
+            tags=self.redactor.tree(context_tags(entry.meta["tags"])),
+            params=params,
+            extra_tags=extra_tags,
         )
         entry.save()
         if not self._offline():

@@ -9,12 +9,13 @@ stopped as KILLED, at the time of their last beat. The task's thread does no hea
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("cfgtrack")
+from cfgtrack.redact.messages import cfgtrack_logger
+
+log = cfgtrack_logger()
 
 MIN_DEAD_AFTER = 300.0  # seconds: a run is dead after 10 missed beats, and never sooner than this
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,20 +30,34 @@ def hydra_saved_files(config: Any) -> list[Path]:
     return found
 
 
-def redact_hydra_files(config: Any, extra_key_words: Iterable[str] = ()) -> list[Path]:
+def redact_hydra_files(config: Any, redactor: Redactor) -> list[Path]:
     """Mask secrets in the files Hydra saved for this job; returns the files rewritten.
 
     Hydra saves the config unresolved, so the job's unresolved config tells whether any file
     holds a secret; only then are the files read back and rewritten.
     """
-    from omegaconf import OmegaConf
-
-    redactor = Redactor(extra_key_words)
-    tree = OmegaConf.to_container(config, resolve=False)
-    redactor._learn_tree(tree)
-    if redactor.tree(tree, keep_references=True) == tree:
+    if not holds_secret(config, redactor):
         return []
     return rewrite_yaml_files(hydra_saved_files(config), redactor)
+
+
+def holds_secret(config: Any, redactor: Redactor) -> bool:
+    """True when the unresolved config holds anything the redactor masks (it learns it)."""
+    from omegaconf import OmegaConf
+
+    tree = OmegaConf.to_container(config, resolve=False)
+    redactor._learn_tree(tree)
+    return redactor.tree(tree, keep_references=True) != tree
+
+
+def redact_sweep_file_at_exit(config: Any, redactor: Redactor) -> None:
+    """Hydra saves ``multirun.yaml`` after the sweep's callbacks start and checks that every job
+    composes before the first one starts: when one does not, no job callback ever runs. The file
+    is masked at the latest when the process ends."""
+    if not holds_secret(config, redactor):
+        return
+    paths = [path for path in hydra_saved_files(config) if path.name == "multirun.yaml"]
+    atexit.register(rewrite_yaml_files, paths, redactor)
 
 
 def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:

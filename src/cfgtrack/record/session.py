@@ -9,7 +9,6 @@ Nothing in here may break the user's task: each tracking step fails with a warni
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import threading
@@ -29,9 +28,11 @@ from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_record import finish_record, new_record
 from cfgtrack.record.sinks import files
 from cfgtrack.redact import Redactor
+from cfgtrack.redact.key import project_redactor
+from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings, run_settings
 
-log = logging.getLogger("cfgtrack")
+log = cfgtrack_logger()
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,12 @@ class Session:
         )
         plan = RunPlan(run_name(record), tags, None, {}, record["data"], views)
         delivery = Delivery(
-            settings, settings.resolved_tracking_uri(), experiment, record, self.parent
+            settings,
+            settings.resolved_tracking_uri(),
+            experiment,
+            record,
+            self.parent,
+            self.redactor,
         )
         delivery.spool(plan)
         self.delivery = delivery
@@ -237,7 +243,7 @@ class JobSession(Session):
         raw = capture_config(config)
         original_cwd = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd()))
         declared = declared_data(self.options, raw["resolved"])
-        self.redactor = Redactor(settings.redact_keys)
+        self.redactor = project_redactor(settings)
         captured = self.redactor.config(raw)  # secrets go before anything is hashed or written
         captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
@@ -292,7 +298,7 @@ class SweepSession(Session):
     def start(self, config: DictConfig) -> ParentRef | None:
         """Record the sweep; what its jobs need to name it as their parent run."""
         settings = self._settings(config)
-        self.redactor = Redactor(settings.redact_keys)
+        self.redactor = project_redactor(settings)
         captured = self.redactor.config(capture_config(config))
         captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-MASK = "***REDACTED***"
+from cfgtrack.redact.patterns import MASKED
 
 # Whole-word key names (multi-word ones match consecutive words: api_key matches apiKey).
 DEFAULT_KEY_WORDS = (
@@ -30,8 +30,25 @@ DEFAULT_KEY_WORDS = (
     "credentials",
     "creds",
     "auth",
+    "authorization",
     "cookie",
+    "tokens",
+    "api_tokens",
+    "pass",
+    "pwd",
+    "pgpassword",
+    "dsn",
+    "connection_string",
+    "stripe_key",
+    "account_key",
+    "ssh_key",
 )
+# Words that name a secret only as the last word of a segment (``db_pass``, ``api_tokens``), not
+# before another (``pass_rate``, ``tokens_per_batch``).
+LAST_ONLY_WORDS = frozenset({"pass", "pwd", "tokens"})
+# Words long enough to name a secret at the end of a segment written without word breaks
+# (``PGPASSWORD``, ``PassWord``, ``topsecret``).
+ENDING_WORDS = ("password", "passwd", "passphrase", "secret", "credentials", "credential")
 # A segment starting with one of these is a switch or a count about a secret, not the secret.
 FLAG_WORDS = frozenset(
     {"use", "enable", "enabled", "disable", "is", "has", "with", "no", "num", "max", "min", "n"}
@@ -78,57 +95,8 @@ MIN_LEARNED_LENGTH = 6  # shorter masked values are not hunted in free text (too
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _SEGMENT_SPLIT = re.compile(r"[./@]")
-
-PRIVATE_KEY = re.compile(
-    r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----"
-    r"(?P<body>.*?)(?=-----END (?P=kind)PRIVATE KEY( BLOCK)?-----|\Z)",
-    re.S,
-)
-URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
-_AWS_PREFIXES = ("AKIA", "ASIA")  # long-term and temporary access key ids
-AWS_KEY_ID = re.compile(r"\b(?:" + "|".join(_AWS_PREFIXES) + r")[0-9A-Z]{16}\b")
-AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-TOKEN_PATTERNS = re.compile(
-    "|".join(
-        (
-            r"\bgh[pousr]_[A-Za-z0-9]{30,}",
-            r"\bgithub_pat_[A-Za-z0-9_]{22,}",
-            r"\bglpat-[A-Za-z0-9_\-]{20,}",
-            r"\bxox[baprs]-[A-Za-z0-9\-]{10,}",
-            r"\bsk-(?:[A-Za-z0-9_]+-)*[A-Za-z0-9_]{20,}",
-            r"\bhf_[A-Za-z0-9]{30,}",
-            r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
-            r"(?<=\bBearer )[A-Za-z0-9\-._~+/]{8,}=*",
-        )
-    )
-)
-# ``key=value`` and ``key: value`` in free text; the key decides. After ``=`` a value ends at
-# a space or separator (``a=1,password=x``), after ``:`` at the end of the line (YAML), or at a
-# comma or brace when the key was quoted (JSON, Python reprs).
-_KEY = r"(?<![\w.\-])(?P<key>[A-Za-z_][\w.\-]*)(?P<quoted>[\"'])?[ \t]*"
-_QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"
-ASSIGN_EQUALS = re.compile(_KEY + r"=[ \t]*(?P<value>" + _QUOTED + r"|[^\s,;&\"'<>]*)")
-ASSIGN_COLON = re.compile(
-    _KEY + r":(?!//)[ \t]*(?P<value>" + _QUOTED + r"|(?(quoted)[^\n,}]*|[^\n]*))"
-)
-# Lower-case substrings without which no value pattern can match.
-_TOKEN_MARKERS = (
-    *(f"gh{kind}_" for kind in "pousr"),
-    "github_pat_",
-    "glpat-",
-    "xox",
-    "sk-",
-    "hf_",
-    "eyj",
-    "bearer ",
-)
-VALUE_MARKERS = (
-    ("://", "url"),
-    *((prefix.lower(), "aws") for prefix in _AWS_PREFIXES),
-    *((marker, "token") for marker in _TOKEN_MARKERS),
-)
-EVERY_FAMILY = frozenset({"url", "token", "aws", "key"})
-OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[A-Za-z_][\w.\-/@]*)=(?P<value>.*)$", re.S)
+OVERRIDE = re.compile(r"^(?P<key>(?:[+~]{0,2}|-{1,2})[A-Za-z_][\w.\-/@]*)=(?P<value>.*)$", re.S)
+FLAG = re.compile(r"^-{1,2}(?P<key>[A-Za-z_][\w.\-]*)$")
 _REFERENCE = re.compile(r"^(?:\$\{[\w.:\-/\[\]]+\})+$")
 ENV_REFERENCE = re.compile(r"\$\{oc\.env:(?P<name>[\w.\-]+)")
 KEY_REFERENCE = re.compile(r"\$\{(?P<path>[A-Za-z_][\w.\-\[\]]*)\}")
@@ -157,9 +125,14 @@ class KeyRule:
         names = [*DEFAULT_KEY_WORDS, *extra_words]
         self.patterns = tuple(dict.fromkeys(w for w in (words(n) for n in names) if w))
         self.markers = _covering_words(self.patterns)
+        self._verdicts: dict[str, bool] = {}  # per segment: hashing the patterns costs more
 
     def segment_is_secret(self, segment: Any) -> bool:
-        return _segment_is_secret(str(segment), self.patterns)
+        text = str(segment)
+        verdict = self._verdicts.get(text)
+        if verdict is None:
+            verdict = self._verdicts[text] = _segment_is_secret(text, self.patterns)
+        return verdict
 
     def is_descriptor(self, segment: Any) -> bool:
         return _is_descriptor(str(segment))
@@ -179,10 +152,14 @@ def _segment_is_secret(segment: str, patterns: tuple[tuple[str, ...], ...]) -> b
         return False
     for pattern in patterns:
         for start in _contains(found, pattern):
-            vocab = pattern == ("token",) and start > 0 and found[start - 1] in VOCAB_WORDS
-            if not vocab:
+            vocab = pattern[0] in _VOCAB_TOKENS and start > 0 and found[start - 1] in VOCAB_WORDS
+            last_only = pattern[-1] in LAST_ONLY_WORDS and start + len(pattern) != len(found)
+            if not vocab and not last_only:
                 return True
-    return False
+    return "".join(found).endswith(ENDING_WORDS)
+
+
+_VOCAB_TOKENS = frozenset({"token", "tokens"})
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -210,4 +187,11 @@ def _covering_words(patterns: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
 
 def maskable(value: Any) -> bool:
     """Nulls, booleans, empty and missing (``???``) values hide nothing."""
-    return value is not None and not isinstance(value, bool) and value not in ("", "???", MASK)
+    if value is None or isinstance(value, bool) or value in ("", "???"):
+        return False
+    return not (isinstance(value, str) and is_mask(value))
+
+
+def is_mask(text: str) -> bool:
+    """True for a mask, with or without its digest."""
+    return bool(MASKED.fullmatch(text))

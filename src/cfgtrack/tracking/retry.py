@@ -38,12 +38,14 @@ from tenacity import (
     wait_fixed,
 )
 
+from cfgtrack.redact.messages import cfgtrack_logger
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; retries alone cover the setup race there
     fcntl = None  # type: ignore[assignment]
 
-log = logging.getLogger("cfgtrack")
+log = cfgtrack_logger()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

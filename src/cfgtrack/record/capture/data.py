@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("cfgtrack")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: paths are stored as their sha256 (a path may hold a secret)
 MISSING = "missing"  # kind and error of a declared path that does not exist
 # A file modified this recently may change again within the file system's timestamp granularity
 # without its mtime moving, so its digest is not cached (git calls such entries "racily clean").
@@ -80,7 +80,7 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         else:
             entry["error"] = "not a regular file or folder"
             return entry
-        key = os.path.realpath(path)
+        key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogatepass")).hexdigest()
         known = cache.files(key)
         current: dict[str, list[Any]] = {}
         digests: list[tuple[str, str]] = []

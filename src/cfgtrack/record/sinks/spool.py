@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.run_record import finish_record, to_json, write_atomic
 from cfgtrack.record.sinks.files import FOLDER, final_views, read_record
 from cfgtrack.record.sinks.spool_schema import problem_of
@@ -198,14 +199,15 @@ class SpoolEntry:
         """What reached ``tracking_uri`` so far. After an upload to another address (which may
         be the same server under another name), the run may exist there: ``creating`` makes
         the upload look for it before creating one."""
+        address = sanitize_url(tracking_uri)  # the spool keeps no credentials
         try:
             progress = json.loads((self.path / PROGRESS).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            progress = {"tracking_uri": tracking_uri}
+            progress = {"tracking_uri": address}
         except (OSError, ValueError):
             progress = {"creating": True}
-        if progress.get("tracking_uri") != tracking_uri:
-            progress = {"tracking_uri": tracking_uri, "creating": True}
+        if progress.get("tracking_uri") != address:
+            progress = {"tracking_uri": address, "creating": True}
         progress.setdefault("artifacts", {})
         return progress
 
