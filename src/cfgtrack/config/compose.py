@@ -23,10 +23,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -40,7 +39,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 from packaging.version import InvalidVersion, Version
 
-from cfgtrack.config.flatten import SEPARATOR, flatten, leaf_key
+from cfgtrack.config.composed import ComposedConfig, resolved
+from cfgtrack.config.flatten import SEPARATOR
 from cfgtrack.config.hydra_sources import (
     HYDRA_NODE,
     LOCK,
@@ -53,33 +53,12 @@ from cfgtrack.config.hydra_sources import (
     search_path,
     setup_hydra,
 )
-from cfgtrack.config.plain import NotModelled, merge, resolve_tree
-from cfgtrack.config.run_specific import restore_texts, run_specific_texts
+from cfgtrack.config.plain import NotModelled, merge
 from cfgtrack.config.yaml_files import FolderFiles, parse_yaml
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import DEFAULT_MACHINE_ENV
 
 _VERSION_BASE = Version("1.3")
-
-
-@dataclass(frozen=True)
-class ComposedConfig:
-    """A composed config with the ``hydra`` node dropped.
-
-    ``values`` maps flat key paths (cfgtrack.flatten) to values, resolved where they resolve;
-    ``unresolved`` names the paths whose value is kept as interpolation text because it only
-    resolves inside a run (or is ``???``); ``choices`` are the config-group choices (``hydra/*``
-    left out; a multi-select choice is its options joined with ``,``); ``tree`` is the nested
-    plain container under the same rules.
-    """
-
-    values: dict[str, Any]
-    unresolved: frozenset[str]
-    choices: dict[str, str]
-    tree: dict[str, Any]
-    # flat key -> unresolved text, for values that interpolate (what ``${oc.env:API_KEY}`` resolved
-    # to is a secret whatever it looks like)
-    references: dict[str, Any] = field(default_factory=dict)
 
 
 def compose_dir(
@@ -104,7 +83,7 @@ def compose_dir(
         )
     label = str(folder)
     with _composing(label, version_base):
-        return _resolved(
+        return resolved(
             compose_tree(
                 FolderFiles(folder),
                 config_name,
@@ -135,7 +114,7 @@ def compose_files(
     ``search_folder_entries``) from the same revision; ``machine_env`` as for ``compose_dir``.
     """
     with _composing(label, version_base):
-        return _resolved(
+        return resolved(
             compose_tree(
                 files,
                 config_name,
@@ -163,52 +142,6 @@ def search_folder_entries(files: Mapping[str, bytes], config_name: str) -> list[
     except CfgtrackError:
         return []  # composing reports the file's error
     return relative_search_folders(body)
-
-
-def _resolved(
-    composed: tuple[dict[str, Any], dict[str, str]], machine_env: Sequence[str]
-) -> ComposedConfig:
-    """Resolve, keeping run- and machine-specific leaves as their text, as a run's config hash
-    does (``cfgtrack.config.run_specific``)."""
-    tree, choices = composed
-    tree = _as_written(tree)
-    references = _references(tree)
-    texts = run_specific_texts(tree, machine_env)
-    tree, unresolved = resolve_tree(tree)
-    restore_texts(tree, texts)
-    values = flatten(tree)
-    return ComposedConfig(
-        values=values,
-        unresolved=frozenset(leaf_key(path, values) for path in [*unresolved, *texts]),
-        references=references,
-        choices=choices,
-        tree=tree,
-    )
-
-
-def _references(tree: Any) -> dict[str, Any]:
-    """Flat keys whose unresolved value interpolates, with that text."""
-    return {
-        key: value
-        for key, value in flatten(tree).items()
-        if "${" in (" ".join(map(str, value)) if isinstance(value, list) else str(value))
-    }
-
-
-def _as_written(value: Any) -> Any:
-    """Values as Hydra writes them (``OmegaConf.to_yaml``): Enum members by name, paths as text.
-
-    Structured configs (ConfigStore schemas) hold such objects; YAML files never do.
-    """
-    if isinstance(value, dict):
-        return {key: _as_written(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_written(item) for item in value]
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, PurePath):
-        return str(value)
-    return value
 
 
 def _version(version_base: str | None) -> Version:

@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
 from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at_exit
-from cfgtrack.record.session import JobSession, SweepSession, TrackOptions, _warn, project_settings
+from cfgtrack.record.run_facts import TrackOptions, project_settings, warn_failed
+from cfgtrack.record.session import JobSession, SweepSession
 from cfgtrack.record.strict import enforce as enforce_strict
 from cfgtrack.record.task_exit import install as install_task_exit
 from cfgtrack.redact import Redactor
@@ -54,12 +55,12 @@ class TrackingCallback(Callback):
             mask_hydra_logs()
             redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
         except Exception as exc:
-            _warn("masking secrets in Hydra's saved sweep config", exc)
+            warn_failed("masking secrets in Hydra's saved sweep config", exc)
         try:
             self._sweep = SweepSession(self.options)
             self.parent = self._sweep.start(config)
         except Exception as exc:
-            _warn("starting the sweep record", exc)
+            warn_failed("starting the sweep record", exc)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep, self._sweep = self._sweep, None
@@ -68,7 +69,7 @@ class TrackingCallback(Callback):
         try:
             sweep.finish("FAILED" if sweep.children_failed() else "FINISHED")
         except Exception as exc:
-            _warn("ending the sweep record", exc)
+            warn_failed("ending the sweep record", exc)
             sweep.finish("FAILED", exc)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -78,20 +79,20 @@ class TrackingCallback(Callback):
         try:
             redactor = project_redactor(project_settings(config))
         except Exception as exc:  # masking goes on with the built-in rules
-            _warn("reading the settings", exc)
+            warn_failed("reading the settings", exc)
             redactor = Redactor()
         try:
             mask_hydra_logs()
             redact_hydra_files(config, redactor)
         except Exception as exc:
-            _warn("masking secrets in Hydra's saved config", exc)
+            warn_failed("masking secrets in Hydra's saved config", exc)
         enforce_strict(config, self.options.strict)
         try:
             self._job = JobSession(self.options, self.parent)
             _ACTIVE_JOB["session"] = self._job
             self._job.start(config)
         except Exception as exc:
-            _warn("starting the run record", exc)
+            warn_failed("starting the run record", exc)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         job, self._job = self._job, None

@@ -186,7 +186,7 @@ def enforce(config: DictConfig, requested: bool | None = None, *, job: bool = Tr
 
     A check that cannot be made refuses too: strict mode promises the checks happened.
     """
-    from cfgtrack.record.session import project_settings
+    from cfgtrack.record.run_facts import project_settings
 
     try:
         settings = project_settings(config)
