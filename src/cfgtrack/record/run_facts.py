@@ -91,7 +91,7 @@ def capture_data(declared: dict[str, str], base: Path, cache: Path) -> list[dict
     return fingerprint_paths(declared, base, cache)
 
 
-def captured(step: str, capture: Any, *args: Any) -> Any:
+def capture_step(step: str, capture: Any, *args: Any) -> Any:
     """One capture step; its failure costs that part of the record, never the run."""
     try:
         return capture(*args)

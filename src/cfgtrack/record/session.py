@@ -27,6 +27,7 @@ from cfgtrack.record.run_facts import (
     capture_data,
     capture_env,
     capture_git_state,
+    capture_step,
     config_stem,
     declared_data,
     error_of,
@@ -160,9 +161,10 @@ class JobSession(Session):
         captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
-            git=captured("git state", capture_git_state, config, settings, self.role),
-            environment=captured("environment", capture_env, settings.env_allowlist),
-            data=captured("data", capture_data, declared, original_cwd, settings.data_cache) or [],
+            git=capture_step("git state", capture_git_state, config, settings, self.role),
+            environment=capture_step("environment", capture_env, settings.env_allowlist),
+            data=capture_step("data", capture_data, declared, original_cwd, settings.data_cache)
+            or [],
             run=run_section(config, settings, role=self.role),
             config_hash=config_hash(
                 captured["resolved"], captured["unresolved"], settings.machine_env
@@ -215,7 +217,7 @@ class SweepSession(Session):
         captured["run_specific"] = run_specific_keys(captured["unresolved"], settings.machine_env)
         record = new_record(
             config=captured,
-            git=captured("git state", capture_git_state, config, settings, self.role),
+            git=capture_step("git state", capture_git_state, config, settings, self.role),
             environment={},
             data=[],
             run=run_section(config, settings, role=self.role),
