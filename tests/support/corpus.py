@@ -10,11 +10,11 @@ import csv
 import hashlib
 import importlib
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-import os
 from pathlib import Path
 from typing import Any
 
