@@ -107,7 +107,10 @@ def test_a_cfgtrack_section_of_any_shape_is_recorded(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     config = job_config(tree, tmp_path, [])
     folder, warned = run_job(TrackingCallback(enabled=False), config, fail=False)
-    assert warned == []
+    declared = tree["cfgtrack"].get("data") if isinstance(tree["cfgtrack"], dict) else None
+    missing = [] if declared is None else [f"dataset {declared}: "]  # a path that does not exist
+    assert [w.split("/", 1)[0] for w in warned] == [f"cfgtrack: warning: {m}" for m in missing]
+    assert all(w.endswith("does not exist; recorded as missing") for w in warned)
     assert_whole_folder(folder)
 
 

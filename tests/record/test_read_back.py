@@ -108,7 +108,7 @@ def test_the_diff_table_shows_where_two_long_values_differ(project: Project):
     shared = "/mnt/shared/team/experiments/classifier/checkpoints/long/folder/name"
     (project.root / "a.yaml").write_text(f"ckpt: {shared}/run-2026-12-01/best.ckpt\n")
     (project.root / "b.yaml").write_text(f"ckpt: {shared}/run-2026-12-02/best.ckpt\n")
-    result = project.cli("diff", "a.yaml", "b.yaml")
+    result = project.cli("diff", "a.yaml", "b.yaml", env={"COLUMNS": "160"})
     assert result.returncode == 1, result.stdout + result.stderr
     [row] = [line for line in result.stdout.splitlines() if "changed" in line]
     assert "run-2026-12-01" in row and "run-2026-12-02" in row, result.stdout

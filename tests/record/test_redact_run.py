@@ -83,7 +83,8 @@ def test_no_planted_secret_reaches_the_store_the_artifacts_or_the_output_dir(tmp
     assert record["environment"]["env_vars"]["WANDB_API_KEY"] == MASK
     assert "CUSTOM_SECRET_NOT_ALLOWED" not in record["environment"]["env_vars"]
     assert record["git"]["remote"]["url"] == "https://github.com/org/app.git"
-    assert f'DEPLOY_TOKEN="{MASK}"' in record["git"]["patch"]
+    patch = project.client().download_artifacts(job.info.run_id, record["git"]["patch"]["artifact"])
+    assert f'DEPLOY_TOKEN="{MASK}"' in plain(Path(patch).read_text())
     assert f"token={MASK}" in record["run"]["error"]["message"]
     assert record["config"]["hydra"]["job"]["env_set"]["DB_PASSWORD"] == MASK
     assert record["config"]["hash"] == tags["cfgtrack.config_hash"]

@@ -335,10 +335,11 @@ def test_stale_from_backdated_runs_of_a_project_without_git(tmp_path: Path) -> N
     args = ["stale", "--source", "mlflow", "-e", "tabular", "--as-of", "2025-12-01"]
     project = Project(tmp_path, uri)
     result = project.cli(*args, "--all", "-f", "json", "--fail-on-stale")
-    assert result.returncode == 1, result.stderr  # depth has not changed for 690 days
+    # --as-of 2025-12-01 is the end of that day: depth has not changed for 691 days
+    assert result.returncode == 1, result.stderr
     [timeline] = json.loads(result.stdout)["envs"]
     found = {p["key"]: p for p in timeline["parameters"]}
-    assert (found["depth"]["status"], found["depth"]["age_days"]) == ("stale", 690)
+    assert (found["depth"]["status"], found["depth"]["age_days"]) == ("stale", 691)
     assert found["depth"]["commit"]["sha"] == first
     assert (found["lr"]["status"], found["lr"]["value"]) == (
         "fresh",

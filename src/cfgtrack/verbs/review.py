@@ -42,11 +42,13 @@ def review(
     from cfgtrack.config.schemas import import_schema_modules
     from cfgtrack.git.objects import config_value
     from cfgtrack.git.repo import repo_toplevel
+    from cfgtrack.redact.key import project_redactor
     from cfgtrack.verbs.history import unknown_key
     from cfgtrack.verbs.project import choose_envs, project_settings
 
     settings = project_settings(config_dir, config_name, env_group)
     import_schema_modules(settings)
+    redactor = project_redactor(settings)
     chosen = choose_envs(settings, envs)
     if not envs and chosen != [None]:
         raise CfgtrackError(f"say which env's value you reviewed: --env {' / --env '.join(chosen)}")
@@ -73,7 +75,9 @@ def review(
         where = f"env {env}" if env else "the default composition"
         if key not in composed.values:
             raise unknown_key(key, sorted(composed.values), where)
-        made.append(Review(key, env, composed.values[key], reviewer, now, reason.strip()))
+        secret = redactor.referring_to_secrets(composed.references)
+        value = redactor.flat(composed.values, secret)[key]  # a secret's mask and digest only
+        made.append(Review(key, env, value, reviewer, now, reason.strip()))
     for entry in made:
         append_review(path, entry)
     shown = path.relative_to(repo_root) if path.is_relative_to(repo_root) else path
