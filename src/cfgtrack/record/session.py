@@ -115,6 +115,13 @@ class Session:
             }
             files.write_folder(self.folder, {files.RECORD: files.to_json(self.record)})
 
+    def _adopt(self, record: dict[str, Any]) -> None:
+        """Take ``record`` as this run's: the rest masked, the patch apart, the folder known."""
+        self.record = self.redactor.rest_of_record(record)
+        self.patch = files.detach_patch(self.record)
+        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
+        self._register()
+
     def _register(self) -> None:
         with _STATE.lock:
             _STATE.open_sessions.append(self)
@@ -170,10 +177,7 @@ class JobSession(Session):
                 captured["resolved"], captured["unresolved"], settings.machine_env
             ),
         )
-        self.record = self.redactor.rest_of_record(record)
-        self.patch = files.detach_patch(self.record)
-        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
-        self._register()
+        self._adopt(record)
         self._write_and_log(settings, config)
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
@@ -225,10 +229,7 @@ class SweepSession(Session):
                 captured["resolved"], captured["unresolved"], settings.machine_env
             ),
         )
-        self.record = self.redactor.rest_of_record(record)
-        self.patch = files.detach_patch(self.record)
-        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
-        self._register()
+        self._adopt(record)
         views = files.views(self.record, self.patch)
         if self.mlflow_enabled:
             tags = run_tags(self.record, settings)
