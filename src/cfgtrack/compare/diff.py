@@ -91,7 +91,8 @@ class Change:
     @property
     def kind_text(self) -> str:
         """The kind as every format prints it: ``secret: changed`` for a secret."""
-        return self.secret.text if self.secret else self.kind.replace("_", " ")
+        kind = self.kind.replace("_", " ")
+        return self.secret.kind_text(kind) if self.secret else kind
 
     def to_dict(self) -> dict[str, Any]:
         entry = self.documented_by
@@ -267,10 +268,18 @@ def compare_secrets(
     ``kinds`` follows: a secret that is the same is no difference, and one that may differ (a
     mask against a mask of another key, or two masks without digests) is one."""
     found = {}
-    for key, a in left.items():
-        if key not in kinds and not _holds_mask(a):
+    # one tight pass picks the values that hold a mask (most values are no string): the loop
+    # over every equal key is the whole cost on large configs
+    text, items = str, list
+    masked = [
+        key
+        for key, a in left.items()
+        if ((kind := a.__class__) is text and MASK_START in a) or (kind is items and holds_mask(a))
+    ]
+    for key in dict.fromkeys([*kinds, *masked]):
+        a, b = left.get(key, _ABSENT), right.get(key, _ABSENT)
+        if a is _ABSENT:
             continue
-        b = right.get(key, _ABSENT)
         if b is _ABSENT or (comparison := compare_secret(a, b, redactor)) is None:
             continue
         found[key] = comparison
@@ -279,14 +288,6 @@ def compare_secrets(
         else:
             kinds[key] = CHANGED
     return found
-
-
-def _holds_mask(value: Any) -> bool:
-    """``holds_mask`` with the common case first: most values are no string (the loop over
-    every equal key is the whole cost on large configs)."""
-    if value.__class__ is str:
-        return MASK_START in value
-    return value.__class__ is list and holds_mask(value)
 
 
 def sorted_by_section(changes: list[Change]) -> list[Change]:

@@ -50,7 +50,7 @@ class Item:
     @property
     def kind_text(self) -> str:
         """The kind as every format prints it: ``secret: changed`` for text with a secret."""
-        return self.secret.text if self.secret else self.kind
+        return self.secret.kind_text(self.kind) if self.secret else self.kind
 
     def to_dict(self) -> dict[str, Any]:
         return {

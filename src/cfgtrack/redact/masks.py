@@ -41,6 +41,13 @@ class SecretComparison:
         """``secret: same``, ``secret: changed``, ``secret: not comparable (<reason>)``."""
         return f"secret: {self.verdict}" + (f" ({self.reason})" if self.reason else "")
 
+    def kind_text(self, kind: str) -> str:
+        """What a row of kind ``kind`` says: the secret's verdict, and the kind too when the
+        value changed around a secret that did not (``changed (secret: same)``)."""
+        if self.verdict == SAME and not self.equal:
+            return f"{kind} ({self.text})"
+        return self.text
+
 
 def holds_mask(value: Any) -> bool:
     """True for a string, or a list with a string, that holds a mask (a cheap substring test)."""
