@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact.masks import SecretComparison, compare_secret
+from cfgtrack.redact.redactor import Redactor
 from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
@@ -39,17 +41,34 @@ class Item:
     left: str | None
     right: str | None
     kind: str
+    secret: SecretComparison | None = None
 
     @property
     def differs(self) -> bool:
         return self.kind != EQUAL
 
+    @property
+    def kind_text(self) -> str:
+        """The kind as every format prints it: ``secret: changed`` for text with a secret."""
+        return self.secret.kind_text(self.kind) if self.secret else self.kind
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "left": self.left, "right": self.right, "kind": self.kind}
+        return {
+            "name": self.name,
+            "left": self.left,
+            "right": self.right,
+            "kind": self.kind,
+            "secret": self.secret.verdict if self.secret else None,
+        }
 
 
 def item(name: str, left: str | None, right: str | None) -> Item:
-    """An item whose kind follows from presence and equality of the two sides."""
+    """An item whose kind follows from presence and equality of the two sides; text that
+    holds masks compares by their digests (both records were masked when they were made)."""
+    secret = compare_secret(left, right, Redactor()) if left and right else None
+    if secret is not None:
+        kind = EQUAL if secret.equal else CHANGED
+        return Item(name, secret.left, secret.right, kind, secret)
     if left == right:
         kind = EQUAL
     elif left is None:

@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
-from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at_exit
+from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file
 from cfgtrack.record.run_facts import TrackOptions, project_settings, warn_failed
 from cfgtrack.record.session import JobSession, SweepSession
 from cfgtrack.record.strict import enforce as enforce_strict
@@ -53,7 +53,7 @@ class TrackingCallback(Callback):
         enforce_strict(config, self.options.strict, job=False)
         try:
             mask_hydra_logs()
-            redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
+            redact_sweep_file(config, project_redactor(project_settings(config)))
         except Exception as exc:
             warn_failed("masking secrets in Hydra's saved sweep config", exc)
         try:

@@ -116,7 +116,7 @@ def _table_row(item: Item) -> list[str | Text]:
         Text("  " + item.name),
         Text(short(item.left), style="dim" if item.left is None else ""),
         Text(short(item.right), style="dim" if item.right is None else ""),
-        Text(item.kind, style=style),
+        Text(item.kind_text, style=style),
     ]
 
 
@@ -144,7 +144,7 @@ def run_diff_markdown(result: RunDiff, *, only_undocumented: bool, show_equal: b
                 cell(item.name),
                 code(short(item.left)) if item.left else f"_{ABSENT_TEXT}_",
                 code(short(item.right)) if item.right else f"_{ABSENT_TEXT}_",
-                f"**{item.kind}**" if item.differs else item.kind,
+                f"**{item.kind_text}**" if item.differs else item.kind_text,
             ]
             for item in items
         ]
