@@ -131,7 +131,9 @@ def undocumented_table(audit: Audit) -> Table:
 
 def all_tables(audit: Audit) -> list[Table]:
     """Every table of the report in reading order."""
-    tables = [summary_table(audit)]
+    from cfgtrack.render.audit.models import models_table
+
+    tables = [summary_table(audit), models_table(audit.models, audit.as_of, audit.threshold)]
     for env in audit.envs:
         tables += [stale_table(env, audit.threshold.days), changes_table(env)]
     return [*tables, undocumented_table(audit), divergence_table(audit)]
