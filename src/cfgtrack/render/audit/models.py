@@ -9,7 +9,7 @@ from typing import Any
 from cfgtrack.ages.model import age_days, age_text
 from cfgtrack.ages.production import ProductionModel, ProductionModels
 from cfgtrack.render import ages_text as text
-from cfgtrack.render.audit.tables import Table
+from cfgtrack.render.audit.table import Table
 
 TITLE = "Production models"
 CHART_ID = "models-chart"
