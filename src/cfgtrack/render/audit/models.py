@@ -45,10 +45,10 @@ def _row(model: ProductionModel, as_of: datetime) -> list[str]:
         "-" if age is None else age_text(age),
         (model.config_hash or "-").removeprefix("sha256:")[:12],
         (model.commit or "-")[:10],
-        _changed_text(model.changed_keys),
+        _changed_text(model.changed_keys, model.problem),
         _data_text(model),
         ", ".join(f"{name} {_hours(age_s)}" for name, age_s in model.data_ages.items()) or "-",
-        "stale" if model.stale else model.problem or "current",
+        "stale" if model.stale else "unknown" if model.changed_keys is None else "current",
     ]
 
 
@@ -65,9 +65,9 @@ def _count(number: int, unit: str) -> str:
     return f"{number} {unit}{'' if number == 1 else 's'}"
 
 
-def _changed_text(keys: list[str] | None) -> str:
+def _changed_text(keys: list[str] | None, problem: str) -> str:
     if keys is None:
-        return "not compared"
+        return problem or "not compared"
     if not keys:
         return "unchanged"
     shown = ", ".join(keys[:SHOWN_KEYS])
