@@ -109,6 +109,7 @@ class Settings:
     machine_env: tuple[str, ...] = DEFAULT_MACHINE_ENV
     schema_modules: tuple[str, ...] = ()
     compare_envs: tuple[str, ...] = ()
+    audit_models: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
@@ -173,7 +174,14 @@ _STRING_KEYS = {
     "version_base",
 }
 _BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
-_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env", "schema_modules", "compare_envs"}
+_LIST_KEYS = {
+    "env_allowlist",
+    "redact_keys",
+    "machine_env",
+    "schema_modules",
+    "compare_envs",
+    "audit_models",
+}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS

@@ -345,9 +345,9 @@ class RunDiff:
 def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] | None:
     """The aspects ``--what`` asks for: every one when both sides are runs and it is not given;
     None when this is not a run-against-run comparison (the plain config diff)."""
-    from cfgtrack.compare.sources import RUN_PREFIX
+    from cfgtrack.compare.sources import names_a_run
 
-    both_runs = left.strip().startswith(RUN_PREFIX) and right.strip().startswith(RUN_PREFIX)
+    both_runs = names_a_run(left) and names_a_run(right)
     if what is None:
         return ASPECTS if both_runs else None
     asked = tuple(dict.fromkeys(part.strip() for part in what.split(",") if part.strip()))
@@ -360,8 +360,8 @@ def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] |
         if asked == ("config",):
             return None
         raise CfgtrackError(
-            f"--what {what}: env, git and data compare two recorded runs; give run:<id> on both "
-            "sides"
+            f"--what {what}: env, git and data compare two recorded runs; give run:<id> or "
+            "models:/NAME@ALIAS on both sides"
         )
     return asked
 
