@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from support import REPO_ROOT
+from support.browser import browse
 from support.cli import clean_env
 from support.git import commit, git
 from support.histories import CONFIG, day, retuned_project, run
@@ -104,36 +104,6 @@ def test_report_files_agree_and_cover_the_quarter(repo):
     items = document["undocumented_differences"]["items"]
     assert [(i["key"], i["envs"]) for i in items] == [("model.C", ["staging", "prod"])]
     assert "Ages are lower bounds" not in markdown
-
-
-def chromium() -> str:
-    """Debian's chromium, which ``make test`` installs (scripts/install-system-deps.sh)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    if os.environ.get("CI"):
-        pytest.fail("chromium is needed to check the HTML report: make system-deps installs it")
-    pytest.skip("chromium is not installed (make system-deps installs it)")
-
-
-def browse(html: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = html.parent / "chromium-profile"
-    return subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9",  # no network: the file must not need it
-            *args,
-            html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.slow

@@ -30,7 +30,8 @@ def report(
     allow_shallow: bool = ALLOW_SHALLOW,
     walk: WalkOptions = None,  # given by @walk_options
 ) -> None:
-    """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
+    """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart,
+    and the cost of debt counted from the tracking store."""
     from cfgtrack.render.ages import render_report
     from cfgtrack.verbs.report import report as audit
 

@@ -58,6 +58,7 @@ def report(
     still written) unless ``allow_shallow``.
     """
     from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
+    from cfgtrack.ages.debt import cost_of_debt
     from cfgtrack.ages.history import load_histories
     from cfgtrack.render.audit.files import write_report
     from cfgtrack.verbs.project import audited, gate_refusal, since_date
@@ -79,6 +80,7 @@ def report(
     audit = build_audit(
         histories, ask.reviews, chosen, ask.threshold, undocumented=differences, pairs=pairs
     )
+    audit.debt = cost_of_debt(ask.settings.resolved_tracking_uri(), chosen, audit.as_of, histories)
     files = write_report(audit, Path(out))
     run_id = None
     if log_to_mlflow:

@@ -10,6 +10,7 @@ import io
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from cfgtrack.ages.stale import Parameter
 
@@ -67,6 +68,13 @@ def ages_svg(per_env: Sequence[tuple[str, Sequence[Parameter]]], title: str) -> 
         bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(rows), 1)),
         fontsize=8,
     )
+    return figure_svg(figure)
+
+
+def figure_svg(figure: Any) -> str:
+    """A matplotlib figure as an ``<svg>`` element: text kept as text, stable ids, no date."""
+    import matplotlib
+
     buffer = io.StringIO()
     with (
         warnings.catch_warnings(),

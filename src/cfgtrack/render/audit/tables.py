@@ -15,6 +15,7 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     empty: str
+    note: str = ""  # printed above the rows: how its figures were counted
 
 
 def env_name(env: str | None) -> str:
