@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_run_diff import print_medians, timed  # noqa: E402
 
 from support.cli import CFGTRACK, clean_env  # noqa: E402
 from support.git import commit  # noqa: E402
@@ -75,18 +75,6 @@ def build(base: Path, runs: int) -> tuple[Path, str, list[str]]:
         status = "FAILED" if index % 13 == 0 else "KILLED" if index % 29 == 0 else "FINISHED"
         client.set_terminated(created.info.run_id, status, end_time=millis + 60_000)
     return repo, uri, shas
-
-
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one subprocess."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"{command} failed: {result.stderr}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def in_process(uri: str, repo: Path, repeats: int) -> list[float]:
@@ -138,10 +126,7 @@ def main() -> None:
         alone = in_process(uri, repo, args.repeats)
     load = os.getloadavg()[0]
     print(f"{args.runs:,} runs written in {built:.0f} s; {args.repeats} rounds, load {load:.1f}")
-    for name, measured in times.items():
-        wall = statistics.median(w for w, _ in measured) * 1000
-        cpu = statistics.median(c for _, c in measured) * 1000
-        print(f"{name}: median wall {wall:,.0f} ms, CPU {cpu:,.0f} ms")
+    print_medians(times)
     print(f"cost_of_debt alone, in-process: median {statistics.median(alone) * 1000:,.0f} ms")
 
 
