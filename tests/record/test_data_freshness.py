@@ -121,3 +121,23 @@ def test_fresh_data_passes_strict_mode_and_show_and_diff_print_ages(runs: dict):
     [age] = document["data_ages"]
     assert age["name"] == "train age" and age["left"] == "3d" and age["kind"] == "info"
     assert age["right"].endswith("s") or age["right"].endswith("m")
+
+
+@pytest.mark.slow
+def test_the_audit_counts_the_real_runs_as_reproducible(runs: dict):
+    """The two runs that started (the refused one never did), as ``@cfgtrack.track`` tagged
+    them: clean tree, fingerprinted data, finished."""
+    project = runs["project"]
+    out = project.root.parent / "audit"
+    result = project.cli("report", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    [written] = out.glob("cfgtrack-audit-*.json")
+    current = json.loads(written.read_text())["cost_of_debt"]["current"]
+    assert current["runs"] == 2 and current["velocity"]["config"]["runs"] == 2
+    assert current["incidents"]["total"] == 0
+    assert current["not_reproducible"] == {
+        "dirty": 0,
+        "without_fingerprints": 0,
+        "total": 0,
+        "share_percent": 0.0,
+    }
