@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.redact.masks import SecretComparison, compare_secret
 from cfgtrack.redact.redactor import Redactor
+from cfgtrack.settings import duration_text
 from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 ASPECTS = ("config", "env", "git", "data")
 ADDED, REMOVED, CHANGED, EQUAL = "added", "removed", "changed", "equal"
+INFO = "info"  # a fact shown for context that is never a difference (a dataset's age)
 NOT_RECORDED = "not recorded"
 MAX_LISTED_COMMITS = 100
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
@@ -45,7 +47,7 @@ class Item:
 
     @property
     def differs(self) -> bool:
-        return self.kind != EQUAL
+        return self.kind not in (EQUAL, INFO)
 
     @property
     def kind_text(self) -> str:
@@ -298,6 +300,25 @@ def data_changes(
     return [item(name, a.get(name), b.get(name)) for name in names]
 
 
+def data_ages(
+    left: Sequence[Mapping[str, Any]] | None, right: Sequence[Mapping[str, Any]] | None
+) -> list[Item]:
+    """Each dataset's age at its run's start, side by side: context, never a difference (two
+    runs started at different times see the same data at different ages)."""
+    a, b = _ages(left), _ages(right)
+    return [
+        Item(f"{name} age", a.get(name), b.get(name), INFO) for name in sorted(a.keys() | b.keys())
+    ]
+
+
+def _ages(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {
+        str(entry.get("name")): duration_text(entry["age_s"])
+        for entry in entries or ()
+        if entry.get("age_s") is not None
+    }
+
+
 def _fingerprints(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
     found = {}
     for entry in entries or ():
@@ -317,6 +338,7 @@ class RunDiff:
     environment: EnvironmentDiff | None = None
     git: GitDiff | None = None
     data: list[Item] | None = None
+    data_ages: list[Item] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[Item]]]:
         """Every non-config aspect asked for, with its items (equal facts kept for context,
@@ -328,7 +350,8 @@ class RunDiff:
         if self.git is not None:
             found.append(("git", self.git.facts))
         if self.data is not None:
-            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in self.data]))
+            data = self.data + self.data_ages
+            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in data]))
         return found
 
     @property
@@ -407,4 +430,5 @@ def compare_runs(
             else None
         ),
         data=data_changes(left.get("data"), right.get("data")) if "data" in what else None,
+        data_ages=data_ages(left.get("data"), right.get("data")) if "data" in what else [],
     )
