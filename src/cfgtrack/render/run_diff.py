@@ -14,7 +14,8 @@ from cfgtrack.render import ABSENT_TEXT, plural
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from cfgtrack.compare.run_diff import Item, RunDiff
+    from cfgtrack.compare.run_diff import RunDiff
+    from cfgtrack.compare.run_items import Item
     from cfgtrack.git.objects import CommitInfo
 
 LISTED_COMMITS = 10
