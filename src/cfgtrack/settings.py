@@ -64,6 +64,9 @@ DEFAULT_MACHINE_ENV = (
 )
 
 DEFAULT_ENV_GROUP = "env"
+# What must be the same, besides the config hash, for a finished run to stand for a new one.
+SKIP_MATCH_PARTS = ("data", "commit")
+DEFAULT_SKIP_MATCH = ("data",)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -113,6 +116,8 @@ class Settings:
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
     spool_dir: Path | None = None
+    skip_finished: bool = False
+    skip_finished_match: tuple[str, ...] = DEFAULT_SKIP_MATCH
     source: Path | None = None
 
     @property
@@ -172,8 +177,15 @@ _STRING_KEYS = {
     "staging_env",
     "version_base",
 }
-_BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
-_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env", "schema_modules", "compare_envs"}
+_BOOL_KEYS = {"mlflow", "strict", "follow_renames", "skip_finished"}
+_LIST_KEYS = {
+    "env_allowlist",
+    "redact_keys",
+    "machine_env",
+    "schema_modules",
+    "compare_envs",
+    "skip_finished_match",
+}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
@@ -233,6 +245,10 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
         )
     if key == "compare_envs" and not all(re.fullmatch(r"[^:]+:[^:]+", item) for item in value):
         raise CfgtrackError(f'{where}: list env pairs as "left:right", got {value!r}')
+    if key == "skip_finished_match" and not set(value) <= set(SKIP_MATCH_PARTS):
+        raise CfgtrackError(
+            f'{where}: list what must match from "data" and "commit", got {value!r}'
+        )
     if key == "stale_after":
         try:
             parse_duration(value)
@@ -274,12 +290,13 @@ def _from_environment(problems: list[str] | None = None) -> dict[str, Any]:
             continue
         if key in _BOOL_KEYS:
             values[key] = _truthy(raw)
-        elif key in _LIST_KEYS:
-            values[key] = [item.strip() for item in raw.split(",") if item.strip()]
-        else:
-            checked = _checked(f"CFGTRACK_{key.upper()}", key, raw, problems)
-            if checked is not _INVALID:
-                values[key] = checked
+            continue
+        value: Any = raw
+        if key in _LIST_KEYS:
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        checked = _checked(f"CFGTRACK_{key.upper()}", key, value, problems)
+        if checked is not _INVALID:
+            values[key] = checked
     return values
 
 
