@@ -7,8 +7,8 @@ The two no-op apps of bench_overhead.py (the example project's config; ``@cfgtra
 against ``@hydra.main`` + ``mlflow.start_run`` + ``log_params`` + ``log_dict``), each launched as
 ``--multirun hydra/launcher=joblib hydra.launcher.n_jobs=2 +bench_job=range(0,<jobs>)``,
 alternately, in fresh repositories writing to their embedded default store ``mlflow.db``
-(one warm-up sweep of each first). cfgtrack's sweep records a parent run too. Prints each app's
-median sweep wall time, the ratio of the medians and the per-job overhead
+(one warm-up sweep of each first, unless ``--no-warmup``). cfgtrack's sweep records a parent
+run too. Prints each app's median sweep wall time, the ratio of the medians and the per-job overhead
 ``(median tracked - median by hand) / jobs``, and checks that every tracked job was recorded.
 """
 
@@ -58,19 +58,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200, help="jobs per sweep")
     parser.add_argument("--repeats", type=int, default=3, help="sweeps of each app (alternating)")
+    parser.add_argument("--no-warmup", action="store_true", help="time the first sweeps too")
     args = parser.parse_args()
+    warmups = 0 if args.no_warmup else 1
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CFGTRACK_"))}
     env["CFGTRACK_EXPERIMENT"] = "tracked"
     tracked_times, hand_times, recorded = [], [], []
     with tempfile.TemporaryDirectory() as folder:
-        for index in range(args.repeats + 1):
+        for index in range(args.repeats + warmups):
             work = Path(folder) / str(index)
             work.mkdir()
             repo = repository(work)
             env["XDG_CACHE_HOME"] = str(work / "cache")
             tracked = sweep(repo / "tracked.py", args.jobs, env)
             by_hand = sweep(repo / "by_hand.py", args.jobs, env)
-            if index == 0:
+            if index < warmups:
                 continue  # warm-up: imports from a cold page cache
             tracked_times.append(tracked)
             hand_times.append(by_hand)

@@ -151,3 +151,28 @@ def test_skip_settings_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CFGTRACK_SKIP_FINISHED_MATCH", "data,branch")
     with pytest.raises(CfgtrackError, match=r'CFGTRACK_SKIP_FINISHED_MATCH.*"data" and "commit"'):
         load_settings(tmp_path)
+
+
+PLAIN_APP = """\
+import hydra
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg):
+    print("TASK-RAN", cfg.seed, flush=True)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+def test_hydra_main_with_the_callback_skips_too(project: Project) -> None:
+    commit(project.root, "an app that keeps @hydra.main", {"plain.py": PLAIN_APP})
+    args = ("seed=1", "+hydra.callbacks.cfgtrack._target_=cfgtrack.TrackingCallback")
+    setting = {"CFGTRACK_SKIP_FINISHED": "1"}
+    assert ran(project.run(*args, script="plain.py", env=setting)) == ["1"]
+    again = project.run(*args, script="plain.py", env=setting)
+    assert ran(again) == [] and list(skipped(again)) == [project.runs()[0].info.run_id]
+    assert len(project.runs()) == 1
