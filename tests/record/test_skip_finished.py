@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import cfgtrack
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import load_settings
 from support.git import commit
 from support.project import Project, make_project
+from support.sweeps import SERVER_ENV
 
 SKIP_APP = """\
 import os
@@ -126,7 +128,7 @@ def test_changed_data_runs_again_and_the_commit_counts_only_when_asked(tmp_path:
 def test_the_setting_skips_against_a_tracking_server(tmp_path: Path, mlflow_server: str) -> None:
     project = make_project(tmp_path, mlflow_server)
     setting = {"CFGTRACK_SKIP_FINISHED": "1"}
-    experiment = {"CFGTRACK_EXPERIMENT": "skip-on-server"}
+    experiment = {"CFGTRACK_EXPERIMENT": "skip-on-server", **SERVER_ENV}
     project.run("--multirun", "seed=0", env=experiment)
     again = project.run("--multirun", "seed=0,1", env={**setting, **experiment})
     assert again.returncode == 0, again.stderr
@@ -140,6 +142,10 @@ def test_the_setting_skips_against_a_tracking_server(tmp_path: Path, mlflow_serv
         "0",
         "1",
     ]
+    # records behind the server come back typed too (downloaded, not read in place)
+    frame = cfgtrack.runs_frame(tracking_uri=mlflow_server, experiment="skip-on-server")
+    jobs = frame[frame["role"] == "job"]
+    assert sorted(jobs["seed"]) == [0, 1] and jobs["model.lr"].dtype == "float64"
 
 
 def test_skip_settings_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,9 +1,10 @@
 """Runs as a table of typed values: one row per run, one column per config key and metric.
 
 MLflow keeps params as strings; the typed values are in each run's ``record.json``. Reading
-those for thousands of runs is bounded: a record in a local artifact store is read in place,
-one behind a tracking server is downloaded by at most ``READERS`` threads at once, and a
-finished run's record is read once per process (it never changes).
+those for thousands of runs is bounded: a record in a local artifact store is read in place, one
+after another (parsing holds the GIL: threads measured slower, BENCHMARKS.md), one behind a
+tracking server is downloaded by at most ``READERS`` threads at once, and a finished run's
+record is read once per process (it never changes).
 """
 
 from __future__ import annotations
@@ -160,12 +161,15 @@ def read_records(tracking_uri: str, runs: Sequence[Any]) -> dict[str, dict[str, 
             found[run.info.run_id] = _FINISHED_RECORDS[key]
         else:
             pending.append(run)
+    local = [run for run in pending if _local_artifacts(run.info.artifact_uri) is not None]
+    remote = [run for run in pending if _local_artifacts(run.info.artifact_uri) is None]
+    read = [_read(tracking_uri, run) for run in local]  # in place: threads would only queue
     with ThreadPoolExecutor(max_workers=READERS) as pool:
-        read = pool.map(lambda run: _read(tracking_uri, run), pending)
-        for run, record in zip(pending, read, strict=True):
-            found[run.info.run_id] = record
-            if record is not None and run.info.status != "RUNNING":
-                _FINISHED_RECORDS[(tracking_uri, run.info.run_id)] = record
+        read += pool.map(lambda run: _read(tracking_uri, run), remote)
+    for run, record in zip([*local, *remote], read, strict=True):
+        found[run.info.run_id] = record
+        if record is not None and run.info.status != "RUNNING":
+            _FINISHED_RECORDS[(tracking_uri, run.info.run_id)] = record
     return found
 
 
