@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cfgtrack.record.capture.config import select_list
 from cfgtrack.record.capture.freshness import DeclaredData
+from cfgtrack.record.skip_finished import DATA_HASH_TAG, data_digest
 from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings, run_settings
 
@@ -29,6 +30,7 @@ class TrackOptions:
     data: Any = ()
     enabled: bool | None = None
     strict: bool | None = None
+    skip_finished: bool | None = None
 
 
 def warn_failed(step: str, exc: BaseException) -> None:
@@ -203,6 +205,8 @@ def run_tags(record: dict[str, Any], settings: Settings) -> dict[str, str]:
         "cfgtrack.output_dir": run["output_dir"],
         "cfgtrack.git.dirty": _dirty_tag(git),
     }
+    if run["role"] == "job":
+        tags[DATA_HASH_TAG] = data_digest(record["data"]) or ""
     if run.get("env") is not None:
         tags["cfgtrack.env"] = str(run["env"])
     if run.get("job_num") is not None and run.get("mode") == "MULTIRUN":
