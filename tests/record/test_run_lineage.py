@@ -148,10 +148,16 @@ def test_run_against_run_in_every_aspect(lineage: Lineage) -> None:
     assert {"model.name", "serving.replicas", "trainer.epochs"} <= changed
     packages = document["environment"]["packages"]
     assert packages["added"] == [
-        {"name": "lineage-probe", "left": None, "right": "1.0", "kind": "added"}
+        {"name": "lineage-probe", "left": None, "right": "1.0", "kind": "added", "secret": None}
     ]
     assert packages["changed"] == [
-        {"name": SHADOWED, "left": version(SHADOWED), "right": "0.0.1", "kind": "changed"}
+        {
+            "name": SHADOWED,
+            "left": version(SHADOWED),
+            "right": "0.0.1",
+            "kind": "changed",
+            "secret": None,
+        }
     ]
     assert packages["removed"] == [] and packages["equal"] > 50
     assert document["environment"]["python"]["same"] is True
