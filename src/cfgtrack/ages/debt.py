@@ -178,7 +178,7 @@ def read_runs(tracking_uri: str, start: datetime, until: datetime) -> list[RunFa
 
 def config_commits(histories: list[History], start: datetime, until: datetime) -> dict[str, Any]:
     """Per env, the commits in ``[start, until]`` that changed its composed config; and every
-    such commit (sha -> date) across envs."""
+    such commit (sha -> date) across envs. Work-tree edits are no commit: they are left out."""
     per_env: dict[str, int] = {}
     dates: dict[str, datetime] = {}
     for history in histories:
@@ -186,7 +186,7 @@ def config_commits(histories: list[History], start: datetime, until: datetime) -
             change.commit.sha: change.commit.date
             for changes in history.changes.values()
             for change in changes
-            if start <= change.commit.date <= until
+            if start <= change.commit.date <= until and not change.commit.uncommitted
         }
         per_env[history.env or "(default)"] = len(shas)
         dates.update(shas)
