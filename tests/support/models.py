@@ -50,7 +50,12 @@ def register_example(base: Path, tracking_uri: str) -> RegisteredExample:
 
     project = example_project(base, tracking_uri)
     trained = project.run(
-        "--multirun", "env=prod", "model.C=0.8,0.5", script="examples/train.py", timeout=300
+        "--multirun",
+        "env=prod",
+        "model.C=0.8,0.5",
+        script="examples/train.py",
+        env={"CFGTRACK_TRACKING_TIMEOUT": "120"},  # a loaded machine still records to MLflow
+        timeout=300,
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
     prod = project.root / "conf" / "env" / "prod.yaml"
@@ -79,6 +84,7 @@ def _register(project: Project, client) -> RegisteredExample:
         run.data.params["model.C"]: run.info.run_id
         for run in client.search_runs([experiment], "tags.`mlflow.parentRunId` != ''")
     }
+    assert sorted(jobs) == ["0.5", "0.8"], f"the example's runs in MLflow: {jobs}"
     champion, challenger = jobs["0.8"], jobs["0.5"]
     client.create_registered_model("fraud")
     first = client.create_model_version("fraud", f"runs:/{champion}/model", run_id=champion)
