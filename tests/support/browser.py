@@ -22,6 +22,7 @@ def chromium() -> str:
 
 
 def browse(html: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Chromium on the file, with no network (the report must not need it)."""
     profile = html.parent / "chromium-profile"
     return subprocess.run(
         [

@@ -16,6 +16,7 @@ from support import REPO_ROOT
 from support.cli import PYTHON, clean_env
 from support.git import commit
 from support.project import Project
+from support.sweeps import SERVER_ENV
 
 RETUNED_PROD = ("C: 0.5", "C: 0.4"), ("timeout_s: 30", "timeout_s: 20")
 
@@ -54,8 +55,8 @@ def register_example(base: Path, tracking_uri: str) -> RegisteredExample:
         "env=prod",
         "model.C=0.8,0.5",
         script="examples/train.py",
-        env={"CFGTRACK_TRACKING_TIMEOUT": "120"},  # a loaded machine still records to MLflow
         timeout=300,
+        env=SERVER_ENV,  # a loaded machine must not send the runs to the spool instead
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
     prod = project.root / "conf" / "env" / "prod.yaml"

@@ -20,6 +20,7 @@ from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings
 
 if TYPE_CHECKING:
+    from cfgtrack.ages.debt import Debt
     from cfgtrack.ages.production import ProductionModels
 
 DIVERGENCE_AGE = timedelta(days=365)
@@ -55,6 +56,12 @@ class Quarter:
     @property
     def last_day(self) -> date:
         return (self.end - timedelta(days=1)).date()
+
+    @property
+    def previous(self) -> Quarter:
+        return (
+            Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+        )
 
     @property
     def end(self) -> datetime:
@@ -124,6 +131,7 @@ class Audit:
     undocumented: list[EnvDifference] | None = None
     undocumented_note: str = ""
     models: ProductionModels | None = None
+    debt: Debt | None = None  # the cost of debt, from the tracking store (see ages/debt.py)
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property

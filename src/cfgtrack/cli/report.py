@@ -35,7 +35,8 @@ def report(
     walk: WalkOptions = None,  # given by @walk_options
 ) -> None:
     """Write the audit of a quarter: stale parameters, changes, drift between envs, production
-    models (each registered alias against its env's config today), with charts."""
+    models (each registered alias against its env's config today) and the cost of debt counted
+    from the tracking store, with charts."""
     from cfgtrack.render.ages import render_report
     from cfgtrack.verbs.report import report as audit
 

@@ -133,7 +133,7 @@ def load_config(
     parsed = spec if isinstance(spec, Spec) else parse_spec(spec)
     settings = settings or load_settings()
     if parsed.kind in RUN_KINDS:
-        return _load_run(parsed, settings)  # recorded masked
+        return _load_run(parsed, settings)
     if parsed.kind == "file":
         return masked(_load_file(parsed), settings)
     folder = Path(config_dir).resolve() if config_dir else settings.config_dir
@@ -369,7 +369,7 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
     }
     as_text = {key for key, value in values.items() if _holds_interpolation(value)}
     choices = {k: str(v) for k, v in (config.get("choices") or {}).items() if "/" not in k}
-    return Config(
+    loaded = Config(
         spec=spec,
         values=values,
         tree=tree,
@@ -378,6 +378,8 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
         env=choices.get(settings.env_group),
         source=f"{trained}run {spec.name} in {uri}",
     )
+    # recorded masked; a run recorded before masking, or under fewer rules, is masked now
+    return masked(loaded, settings, config.get("unresolved"))
 
 
 @contextmanager

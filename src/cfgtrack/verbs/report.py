@@ -61,6 +61,7 @@ def report(
     still written) unless ``allow_shallow``.
     """
     from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
+    from cfgtrack.ages.debt import cost_of_debt
     from cfgtrack.ages.history import load_histories
     from cfgtrack.ages.production import ProductionModels, production_models
     from cfgtrack.render.audit.files import write_report
@@ -89,6 +90,7 @@ def report(
         if judged is not False
         else ProductionModels([], NO_COMMIT)
     )
+    audit.debt = cost_of_debt(ask.settings.resolved_tracking_uri(), chosen, audit.as_of, histories)
     files = write_report(audit, Path(out))
     run_id = None
     if log_to_mlflow:

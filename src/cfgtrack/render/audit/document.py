@@ -70,6 +70,7 @@ def audit_document(audit: Audit) -> dict[str, Any]:
                 }
                 for item in audit.divergences
             ],
+            "cost_of_debt": None if audit.debt is None else audit.debt.to_dict(),
         },
     )
 

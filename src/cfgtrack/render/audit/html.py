@@ -6,6 +6,7 @@ from cfgtrack.ages.audit import Audit
 from cfgtrack.render import ages_text as text
 from cfgtrack.render.audit import models
 from cfgtrack.render.audit.chart import ages_svg
+from cfgtrack.render.audit.debt import debt_tables, velocity_svg
 from cfgtrack.render.audit.markdown import header_lines
 from cfgtrack.render.audit.tables import all_tables, env_name
 
@@ -40,6 +41,8 @@ def render_html(audit: Audit) -> str:
                 models.models_svg(audit.models, audit.as_of, audit.threshold),
             )
         },
+        debt_tables=debt_tables(audit.debt),
+        debt_chart=velocity_svg(audit.debt),
         value_columns=VALUE_COLUMNS,
         short_columns=SHORT_COLUMNS,
         as_of=text.date_text(audit.as_of),

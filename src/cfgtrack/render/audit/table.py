@@ -13,3 +13,4 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     empty: str
+    note: str = ""  # printed above the rows: how its figures were counted
