@@ -40,7 +40,6 @@ demo: $(STAMP)
 	  && $(PY) examples/make_history.py $$history && cd $$history \
 	  && $(abspath $(PY)) examples/train.py env=prod model.C=0.8 \
 	  && $(abspath $(PY)) $(CURDIR)/examples/register_model.py --name fraud --alias champion \
-	  && $(abspath $(CFGTRACK)) stale prod \
 	  && $(abspath $(CFGTRACK)) report --out $$history/cfgtrack-audit \
 	  && { set +x; } 2>/dev/null \
 	  && echo && echo "Quarterly audit of the backdated example: $$history/cfgtrack-audit/" \
