@@ -39,8 +39,7 @@ demo: $(STAMP)
 	@history=$$(mktemp -d)/cfgtrack-example && set -x \
 	  && $(PY) examples/make_history.py $$history && cd $$history \
 	  && $(abspath $(PY)) examples/train.py env=prod model.C=0.8 \
-	  && $(abspath $(PY)) examples/register_model.py --name fraud --alias champion \
-	  && $(abspath $(CFGTRACK)) stale prod \
+	  && $(abspath $(PY)) $(CURDIR)/examples/register_model.py --name fraud --alias champion \
 	  && $(abspath $(CFGTRACK)) report --out $$history/cfgtrack-audit \
 	  && { set +x; } 2>/dev/null \
 	  && echo && echo "Quarterly audit of the backdated example: $$history/cfgtrack-audit/" \

@@ -18,16 +18,19 @@ from mlflow.tracking import MlflowClient
 EXPERIMENT = "cfgtrack-example"
 
 
-def latest_run_with_model(client: MlflowClient) -> str:
+def logged_model(client: MlflowClient, run_id: str | None):
+    """The latest model a run of the example logged (of ``run_id``, when given)."""
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         raise SystemExit(f"no experiment {EXPERIMENT!r}: run examples/train.py first")
     models = client.search_logged_models(
-        [experiment.experiment_id], order_by=[{"field_name": "creation_time", "ascending": False}]
+        [experiment.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'" if run_id else None,
+        order_by=[{"field_name": "creation_time", "ascending": False}],
     )
     for model in models:
         if model.source_run_id:
-            return model.source_run_id
+            return model
     raise SystemExit("no run of the example logged a model: run examples/train.py first")
 
 
@@ -39,10 +42,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     client = MlflowClient()
-    run_id = args.run or latest_run_with_model(client)
-    version = mlflow.register_model(f"runs:/{run_id}/model", args.name)
+    model = logged_model(client, args.run)
+    version = mlflow.register_model(model.model_uri, args.name)
     client.set_registered_model_alias(args.name, args.alias, version.version)
-    print(f"models:/{args.name}@{args.alias} is version {version.version}, trained in run {run_id}")
+    print(
+        f"models:/{args.name}@{args.alias} is version {version.version}, "
+        f"trained in run {model.source_run_id}"
+    )
 
 
 if __name__ == "__main__":

@@ -134,13 +134,14 @@ def test_report_flags_production_models_trained_on_a_config_changed_since(
     assert champion["changed_keys"] == challenger["changed_keys"] == CHANGED
     assert champion["latest_run_id"] == challenger["latest_run_id"] == example.challenger_run
     assert champion["data_changed"] == [] and champion["stale"] and challenger["stale"]
+    assert list(champion["data_age_s"]) == ["train"]  # the data's age at the run's start
 
     markdown = next(out.glob("*.md")).read_text()
     section = markdown.split("## Production models")[1].split("\n## ")[0]
     assert "(flagged: trained over 1 second ago on a config changed since)" in section
     row = next(line for line in section.splitlines() if "models:/fraud@champion" in line)
     assert "| 1 | prod |" in row and "2 keys: model.C, serving.timeout_s" in row
-    assert "| same as latest run |" in row and row.endswith("| stale |")
+    assert re.search(r"\| same as latest run \| train [\d.]+ (hours|days) \| stale \|$", row), row
 
     html = next(out.glob("*.html"))
     dom = browse(html, "--dump-dom")

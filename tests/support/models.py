@@ -85,6 +85,7 @@ def _register(project: Project, client) -> RegisteredExample:
         run.data.params["model.C"]: run.info.run_id
         for run in client.search_runs([experiment], "tags.`mlflow.parentRunId` != ''")
     }
+    assert sorted(jobs) == ["0.5", "0.8"], f"the example's runs in MLflow: {jobs}"
     champion, challenger = jobs["0.8"], jobs["0.5"]
     client.create_registered_model("fraud")
     first = client.create_model_version("fraud", f"runs:/{champion}/model", run_id=champion)
