@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.redact.masks import SecretComparison, compare_secret
-from cfgtrack.redact.redactor import Redactor
+from cfgtrack.redact.masks import SecretComparison, compare_secret, keyless
 from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ class Item:
 def item(name: str, left: str | None, right: str | None) -> Item:
     """An item whose kind follows from presence and equality of the two sides; text that
     holds masks compares by their digests (both records were masked when they were made)."""
-    secret = compare_secret(left, right, Redactor()) if left and right else None
+    secret = compare_secret(left, right, keyless()) if left and right else None
     if secret is not None:
         kind = EQUAL if secret.equal else CHANGED
         return Item(name, secret.left, secret.right, kind, secret)
