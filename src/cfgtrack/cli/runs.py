@@ -49,7 +49,10 @@ def runs(
 
 
 def show(
-    run_id: str = typer.Argument(None, help="The MLflow run id (default: the latest run)."),
+    run_id: str = typer.Argument(
+        None,
+        help="The MLflow run id or models:/NAME@ALIAS, models:/NAME/VERSION (default: latest).",
+    ),
     tracking_uri: str = TRACKING_URI,
     output: OutputFormat = FORMAT,
 ) -> None:

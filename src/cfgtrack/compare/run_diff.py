@@ -16,8 +16,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfgtrack.compare.run_items import (
+    ADDED,
+    CHANGED,
+    EQUAL,
+    INFO,
+    NOT_RECORDED,
+    REMOVED,
+    Item,
+    item,
+)
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.redact.masks import SecretComparison, compare_secret, keyless
+from cfgtrack.settings import duration_text
 from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
@@ -26,57 +36,8 @@ if TYPE_CHECKING:
     from cfgtrack.settings import Settings
 
 ASPECTS = ("config", "env", "git", "data")
-ADDED, REMOVED, CHANGED, EQUAL = "added", "removed", "changed", "equal"
-NOT_RECORDED = "not recorded"
 MAX_LISTED_COMMITS = 100
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One compared fact of two runs: its text on each side (None: absent) and the kind."""
-
-    name: str
-    left: str | None
-    right: str | None
-    kind: str
-    secret: SecretComparison | None = None
-
-    @property
-    def differs(self) -> bool:
-        return self.kind != EQUAL
-
-    @property
-    def kind_text(self) -> str:
-        """The kind as every format prints it: ``secret: changed`` for text with a secret."""
-        return self.secret.kind_text(self.kind) if self.secret else self.kind
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "left": self.left,
-            "right": self.right,
-            "kind": self.kind,
-            "secret": self.secret.verdict if self.secret else None,
-        }
-
-
-def item(name: str, left: str | None, right: str | None) -> Item:
-    """An item whose kind follows from presence and equality of the two sides; text that
-    holds masks compares by their digests (both records were masked when they were made)."""
-    secret = compare_secret(left, right, keyless()) if left and right else None
-    if secret is not None:
-        kind = EQUAL if secret.equal else CHANGED
-        return Item(name, secret.left, secret.right, kind, secret)
-    if left == right:
-        kind = EQUAL
-    elif left is None:
-        kind = ADDED
-    elif right is None:
-        kind = REMOVED
-    else:
-        kind = CHANGED
-    return Item(name, left, right, kind)
 
 
 @dataclass(frozen=True)
@@ -297,6 +258,25 @@ def data_changes(
     return [item(name, a.get(name), b.get(name)) for name in names]
 
 
+def data_ages(
+    left: Sequence[Mapping[str, Any]] | None, right: Sequence[Mapping[str, Any]] | None
+) -> list[Item]:
+    """Each dataset's age at its run's start, side by side: context, never a difference (two
+    runs started at different times see the same data at different ages)."""
+    a, b = _ages(left), _ages(right)
+    return [
+        Item(f"{name} age", a.get(name), b.get(name), INFO) for name in sorted(a.keys() | b.keys())
+    ]
+
+
+def _ages(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {
+        str(entry.get("name")): duration_text(entry["age_s"])
+        for entry in entries or ()
+        if entry.get("age_s") is not None
+    }
+
+
 def _fingerprints(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
     found = {}
     for entry in entries or ():
@@ -316,6 +296,7 @@ class RunDiff:
     environment: EnvironmentDiff | None = None
     git: GitDiff | None = None
     data: list[Item] | None = None
+    data_ages: list[Item] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[Item]]]:
         """Every non-config aspect asked for, with its items (equal facts kept for context,
@@ -327,7 +308,8 @@ class RunDiff:
         if self.git is not None:
             found.append(("git", self.git.facts))
         if self.data is not None:
-            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in self.data]))
+            data = self.data + self.data_ages
+            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in data]))
         return found
 
     @property
@@ -344,9 +326,9 @@ class RunDiff:
 def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] | None:
     """The aspects ``--what`` asks for: every one when both sides are runs and it is not given;
     None when this is not a run-against-run comparison (the plain config diff)."""
-    from cfgtrack.compare.sources import RUN_PREFIX
+    from cfgtrack.compare.sources import names_a_run
 
-    both_runs = left.strip().startswith(RUN_PREFIX) and right.strip().startswith(RUN_PREFIX)
+    both_runs = names_a_run(left) and names_a_run(right)
     if what is None:
         return ASPECTS if both_runs else None
     asked = tuple(dict.fromkeys(part.strip() for part in what.split(",") if part.strip()))
@@ -359,8 +341,8 @@ def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] |
         if asked == ("config",):
             return None
         raise CfgtrackError(
-            f"--what {what}: env, git and data compare two recorded runs; give run:<id> on both "
-            "sides"
+            f"--what {what}: env, git and data compare two recorded runs; give run:<id> or "
+            "models:/NAME@ALIAS on both sides"
         )
     return asked
 
@@ -406,4 +388,5 @@ def compare_runs(
             else None
         ),
         data=data_changes(left.get("data"), right.get("data")) if "data" in what else None,
+        data_ages=data_ages(left.get("data"), right.get("data")) if "data" in what else [],
     )

@@ -86,7 +86,7 @@ class TrackingCallback(Callback):
             redact_hydra_files(config, redactor)
         except Exception as exc:
             warn_failed("masking secrets in Hydra's saved config", exc)
-        enforce_strict(config, self.options.strict)
+        enforce_strict(config, self.options.strict, data=self.options.data)
         try:
             self._job = JobSession(self.options, self.parent)
             _ACTIVE_JOB["session"] = self._job

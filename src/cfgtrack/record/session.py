@@ -28,6 +28,7 @@ from cfgtrack.record.run_facts import (
     capture_env,
     capture_git_state,
     capture_step,
+    check_data_ages,
     config_stem,
     declared_data,
     error_of,
@@ -177,6 +178,7 @@ class JobSession(Session):
                 captured["resolved"], captured["unresolved"], settings.machine_env
             ),
         )
+        capture_step("data ages", check_data_ages, record, declared, settings)
         self._adopt(record)
         self._write_and_log(settings, config)
 

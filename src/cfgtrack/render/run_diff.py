@@ -181,5 +181,6 @@ def run_diff_document(
         document["git"] = result.git.to_dict()
     if result.data is not None:
         document["data"] = [item.to_dict() for item in result.data]
+        document["data_ages"] = [item.to_dict() for item in result.data_ages]
     document["exit_code"] = result.exit_code
     return document

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cfgtrack.render import emit
 from cfgtrack.render.documents import document, dumps
 from cfgtrack.render.table import print_table
+from cfgtrack.settings import duration_text
 
 if TYPE_CHECKING:
     from cfgtrack.verbs.runs import RunsResult, ShowResult
@@ -87,6 +88,18 @@ def summary(record: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("host", f"{env.get('hostname')} ({len(env.get('packages', {}))} packages)"))
     for entry in record.get("data", []):
         lines.append((f"data {entry['name']}", entry.get("sha256") or entry.get("error", "-")))
+        if entry.get("age_s") is not None:
+            lines.append((f"data {entry['name']} age", data_age_text(entry)))
     if run.get("error"):
         lines.append(("error", f"{run['error']['type']}: {run['error']['message']}"))
     return lines
+
+
+def data_age_text(entry: dict[str, Any]) -> str:
+    """``3d 4h at the run's start (newest file modified ...)``, and the limit it was held to."""
+    text = (
+        f"{duration_text(entry['age_s'])} at the run's start "
+        f"(newest file modified {entry.get('newest_mtime')})"
+    )
+    max_age = entry.get("max_age")
+    return f"{text}; max_age {max_age}" if max_age else text

@@ -64,8 +64,10 @@ def runs(
 
 
 def show(run_id: str | None = None, *, tracking_uri: str | None = None) -> ShowResult:
-    """The record of ``run_id``, or of the latest tracked run."""
-    from cfgtrack.tracking.runstore import list_runs, load_record
+    """The record of ``run_id`` (a run id, ``run:<id>`` or a model URI such as
+    ``models:/NAME@ALIAS``: the run that trained that version), or of the latest tracked run."""
+    from cfgtrack.tracking.models import run_id_of
+    from cfgtrack.tracking.runstore import list_runs, load_record, resolve_run_id
 
     uri = tracking_uri_or_default(tracking_uri)
     if run_id is None:
@@ -73,4 +75,5 @@ def show(run_id: str | None = None, *, tracking_uri: str | None = None) -> ShowR
         if not latest:
             raise CfgtrackError(f"no tracked runs in {uri}; run a tracked app first")
         run_id = latest[0].run_id
+    run_id = resolve_run_id(uri, run_id_of(uri, run_id))
     return ShowResult(run_id, load_record(uri, run_id), uri)
