@@ -33,6 +33,7 @@ def test_runs_sigkilled_at_random_moments_all_reach_mlflow_once(project: Project
     assert (counts.lost, counts.duplicated, counts.left_running) == (0, 0, 0), counts
 
 
+@pytest.mark.slow  # one sweep of the planted project, ~10-25 s on a loaded machine
 def test_a_sweep_killed_by_its_first_job_leaves_multirun_yaml_masked(tmp_path: Path):
     project = planted_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     sweep = f"+sweep.api_token={IN_SWEEP['sweep value 1']},{IN_SWEEP['sweep value 2']}"

@@ -90,7 +90,14 @@ class History:
 
 
 def same_value(left: Any, right: Any) -> bool:
-    """Equality as ``cfgtrack diff`` sees it: types matter (``1``, ``1.0``, ``"1"`` all differ)."""
+    """Equality as ``cfgtrack diff`` sees it: types matter (``1``, ``1.0``, ``"1"`` all differ),
+    and masks compare by digest (a review written before masks named their key still covers
+    the secret it reviewed)."""
+    from cfgtrack.redact.masks import compare_secret, keyless
+
+    secret = compare_secret(left, right, keyless())
+    if secret is not None:
+        return secret.equal
     return not compare_values({"": left}, {"": right})
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import translate
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -268,14 +269,7 @@ def compare_secrets(
     ``kinds`` follows: a secret that is the same is no difference, and one that may differ (a
     mask against a mask of another key, or two masks without digests) is one."""
     found = {}
-    # one tight pass picks the values that hold a mask (most values are no string): the loop
-    # over every equal key is the whole cost on large configs
-    text, items = str, list
-    masked = [
-        key
-        for key, a in left.items()
-        if ((kind := a.__class__) is text and MASK_START in a) or (kind is items and holds_mask(a))
-    ]
+    masked = _masked_keys(left)
     for key in dict.fromkeys([*kinds, *masked]):
         a, b = left.get(key, _ABSENT), right.get(key, _ABSENT)
         if a is _ABSENT:
@@ -288,6 +282,22 @@ def compare_secrets(
         else:
             kinds[key] = CHANGED
     return found
+
+
+def _masked_keys(values: Mapping[str, Any]) -> list[str]:
+    """Keys whose value holds a mask. The loop over every equal key is the whole cost on large
+    configs, so one scan of all their text in C answers first whether any value holds one."""
+    lists = filter(list.__instancecheck__, values.values())
+    texts = filter(str.__instancecheck__, chain(values.values(), chain.from_iterable(lists)))
+    if MASK_START not in "\0".join(texts):
+        return []
+    text, items = str, list
+    return [
+        key
+        for key, value in values.items()
+        if ((kind := value.__class__) is text and MASK_START in value)
+        or (kind is items and holds_mask(value))
+    ]
 
 
 def sorted_by_section(changes: list[Change]) -> list[Change]:

@@ -1,12 +1,12 @@
-"""One compared fact of two runs, the unit every run-against-run output lays out alike."""
+"""One compared fact of two runs (an environment fact, a package, a commit, a dataset): the two
+sides' text and its kind, so every output format lays run-against-run comparisons out alike."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from cfgtrack.redact.masks import SecretComparison, compare_secret
-from cfgtrack.redact.redactor import Redactor
+from cfgtrack.redact.masks import SecretComparison, compare_secret, keyless
 
 ADDED, REMOVED, CHANGED, EQUAL = "added", "removed", "changed", "equal"
 INFO = "info"  # a fact shown for context that is never a difference (a dataset's age)
@@ -45,7 +45,7 @@ class Item:
 def item(name: str, left: str | None, right: str | None) -> Item:
     """An item whose kind follows from presence and equality of the two sides; text that
     holds masks compares by their digests (both records were masked when they were made)."""
-    secret = compare_secret(left, right, Redactor()) if left and right else None
+    secret = compare_secret(left, right, keyless()) if left and right else None
     if secret is not None:
         kind = EQUAL if secret.equal else CHANGED
         return Item(name, secret.left, secret.right, kind, secret)

@@ -76,19 +76,19 @@ def _save_masked_once(path: Path, redactor: Redactor) -> None:
 
     from cfgtrack.record.run_record import write_atomic
 
-    original = OmegaConf.save
+    original, descriptor = OmegaConf.save, OmegaConf.__dict__["save"]
     target = path.absolute()
 
     def save(config: Any, f: Any, resolve: bool = False) -> None:
         if not isinstance(f, (str, Path)) or Path(f).absolute() != target:
             return original(config, f, resolve)
-        OmegaConf.save = original  # type: ignore[method-assign]
+        OmegaConf.save = descriptor  # type: ignore[method-assign]  # the staticmethod it was
         tree = OmegaConf.to_container(config, resolve=resolve)
         masked = redactor.tree(tree, keep_references=True)
         write_atomic(target, OmegaConf.to_yaml(OmegaConf.create(masked)))
         return None
 
-    OmegaConf.save = save  # type: ignore[method-assign]
+    OmegaConf.save = staticmethod(save)  # type: ignore[method-assign,assignment]
 
 
 def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:

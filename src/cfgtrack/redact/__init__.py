@@ -12,7 +12,8 @@ a verb loads or composes, and to every message:
   credentials, authorization headers, key files, ``key=value`` and ``--flag value`` where the key
   says secret), and every value already masked by a key rule, wherever it shows up again.
 
-Masks carry a keyed digest (``key``), so masked values still compare. A ``Redactor`` learns the
+Masks name their key and carry a keyed digest (``key``), so masked values still compare
+(``masks``: same, changed, or not comparable under another key). A ``Redactor`` learns the
 values it masks by key, so one per run redacts the config first, then the rest of the record
 with what it learned.
 """

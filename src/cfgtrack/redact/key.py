@@ -1,7 +1,8 @@
 """The project's digest key: what lets masked values still compare, and why it lives outside git.
 
-Each mask carries an HMAC-SHA256 digest of the value it hides, keyed per project, so two runs, a
-run and a composed config, or two commits say whether a secret is the same without showing it.
+Each mask carries an HMAC-SHA256 digest of the value it hides, keyed per project, and the key's
+id, so two runs, a run and a composed config, or two commits say whether a secret is the same
+without showing it, and masks made under another key are known as such.
 Keyed, because a plain hash of a short password is found by trying candidates; the key is what
 an attacker lacks. It is kept out of the work tree (never committed, never in MLflow):
 

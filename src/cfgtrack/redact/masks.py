@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cfgtrack.redact.patterns import MASK_START, MASKED
@@ -47,6 +48,14 @@ class SecretComparison:
         if self.verdict == SAME and not self.equal:
             return f"{kind} ({self.text})"
         return self.text
+
+
+@cache
+def keyless() -> Redactor:
+    """A redactor without a key, for comparing values that were masked when they were made
+    (records, reviews, the history's values): a clear value facing a mask then compares with
+    nothing, and shows as a mask without a digest."""
+    return Redactor()
 
 
 def holds_mask(value: Any) -> bool:

@@ -13,8 +13,8 @@ from typing import Any
 from cfgtrack.ages.model import Change, History, age_days
 from cfgtrack.ages.stale import Parameter
 from cfgtrack.git.objects import CommitInfo
-from cfgtrack.redact import Redactor, is_mask
-from cfgtrack.redact.masks import compare_secret, holds_mask
+from cfgtrack.redact import is_mask
+from cfgtrack.redact.masks import compare_secret, holds_mask, keyless
 from cfgtrack.render import ABSENT_TEXT, format_value, md
 
 SCHEMA_VERSION = 1
@@ -48,7 +48,7 @@ def secret_verdicts(changes: Sequence[Change]) -> list[str | None]:
         if change.present and holds_mask(change.value):
             verdict = SECRET_SET
             if previous is not None and previous.present and holds_mask(previous.value):
-                compared = compare_secret(previous.value, change.value, Redactor())
+                compared = compare_secret(previous.value, change.value, keyless())
                 verdict = compared.verdict if compared else SECRET_SET
         found.append(verdict)
         previous = change
