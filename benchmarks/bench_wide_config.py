@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import APP, make_project  # noqa: E402
+from support.project import APP, make_project  # noqa: E402
 
 TIMED_APP = APP.replace(
     "def main(cfg: DictConfig) -> float:\n",

@@ -313,6 +313,15 @@ def test_bad_input_gives_a_clear_message_and_no_running_run(project: Project):
     assert (
         line.startswith("cfgtrack: error: ") and "conf/model/small.yaml:3: not valid YAML" in line
     )
+    unused = project.run("model=large")  # a broken file the composition does not read
+    assert unused.returncode == 0, unused.stderr
+    bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n"
+        for i in range(8)
+    )
+    (project.root / "conf/model/small.yaml").write_text(bomb)
+    exploding = project.run(timeout=60)
+    assert exploding.returncode == 2 and "aliases expand" in exploding.stderr
     (project.root / "conf/model/small.yaml").write_text("name: small\nlr: ${nope}\nlayers: 1\n")
     failing = project.run()
     assert failing.returncode != 0
