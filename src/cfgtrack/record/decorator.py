@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -131,7 +132,9 @@ def clear_yaml_errors() -> Iterator[None]:
     original = file_source.load_config
 
     def load_config(source: Any, config_path: str) -> Any:
-        path = os.path.join(source.path, source._normalize_file_name(config_path))
+        with warnings.catch_warnings():  # Hydra warns about a .yml name when it reads it
+            warnings.simplefilter("ignore")
+            path = os.path.join(source.path, source._normalize_file_name(config_path))
         try:
             with open(path, "rb") as stream:
                 data = stream.read(MAX_YAML_BYTES + 1)
