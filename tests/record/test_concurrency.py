@@ -3,6 +3,7 @@ transient store errors retried within a bound."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 import time
@@ -12,7 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cfgtrack.tracking.retry import RETRY_ATTEMPTS, RETRY_SECONDS, retry_transient
+from cfgtrack.tracking.retry import (
+    RETRY_ATTEMPTS,
+    RETRY_SECONDS,
+    retry_transient,
+    setup_lock_path,
+    store_setup_lock,
+)
 from support.faults import FaultProxy
 from support.project import Project, make_project
 from support.servers import free_port
@@ -73,6 +80,7 @@ def test_eight_runs_started_at_once_on_a_fresh_database(tmp_path: Path):
     assert sorted(int(run.data.params["seed"]) for run in runs) == list(range(JOBS))
     assert [problems(project, run) for run in runs] == [[]] * JOBS
     assert _sqlite_integrity(project) == "ok"
+    assert not setup_lock_path(project.tracking_uri).exists()
 
 
 class FailEachKindOnce:
@@ -133,6 +141,34 @@ def test_5xx_answers_and_dropped_connections_are_retried(tmp_path: Path, mlflow_
     assert problems(server_view, run) == []
     assert run.data.params["model.name"] == "large"
     assert run.data.metrics["score"] == 0.1
+
+
+def _hold_setup_lock(tracking_uri: str, turns: Path) -> None:
+    with store_setup_lock(tracking_uri):
+        with turns.open("a") as log:
+            log.write(f"{time.monotonic()} in\n")
+        time.sleep(0.2)
+        with turns.open("a") as log:
+            log.write(f"{time.monotonic()} out\n")
+
+
+def test_the_store_set_up_lock_takes_turns_and_leaves_no_file(tmp_path: Path):
+    """Each holder removes the lock file as it lets go; processes waiting on the removed file
+    open the new one, so still only one holds the lock at a time."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    turns = tmp_path / "turns.log"
+    fork = multiprocessing.get_context("fork")
+    holders = [fork.Process(target=_hold_setup_lock, args=(uri, turns)) for _ in range(5)]
+    for holder in holders:
+        holder.start()
+    for holder in holders:
+        holder.join(timeout=60)
+    assert [holder.exitcode for holder in holders] == [0] * 5
+    events = sorted(
+        (line.split() for line in turns.read_text().splitlines()), key=lambda e: float(e[0])
+    )
+    assert [kind for _, kind in events] == ["in", "out"] * 5  # never two inside at once
+    assert not setup_lock_path(uri).exists()
 
 
 # The retry policy itself, on real SQLite locks and a real MLflow client.

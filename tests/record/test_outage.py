@@ -172,16 +172,50 @@ def test_hanging_server_costs_the_bound_once_per_process(tmp_path: Path, restart
 
 
 @pytest.mark.slow
+def test_hanging_server_holds_up_the_end_of_a_run_at_most_the_bound(tmp_path: Path):
+    """Training over, the user waits for the process to exit: about ``tracking_timeout``, not a
+    multiple of it; the run stays in the spool, ended, for ``cfgtrack sync``."""
+    hanging = HangingServer()
+    marker = tmp_path / "task-may-end"
+    try:
+        project = outage_project(tmp_path, hanging.url, "outage-hang-end")
+        process, _ = start_app(project, CFGTRACK_TRACKING_TIMEOUT="3", WAIT_FOR=str(marker))
+        marker.touch()
+        while not process.stdout.readline().startswith("TASK-RAN"):
+            assert process.poll() is None
+        task_ended = time.monotonic()
+        assert process.wait(timeout=120) == 0
+        end_delay = time.monotonic() - task_ended
+    finally:
+        hanging.close()
+    assert end_delay < 2 * 3 + 4, end_delay  # the bound, plus the interpreter's own exit
+    [entry] = spool_entries(project).values()
+    assert entry["status"] == "FINISHED"
+
+
+@pytest.mark.slow
 def test_slow_server_start_completes_while_the_task_runs(tmp_path: Path, restartable_server):
     server = restartable_server
     slow = FaultProxy(server.url, Fault("POST", "/runs/log-batch", "slow", seconds=4))
+    marker = tmp_path / "task-may-end"
     try:
         project = outage_project(tmp_path, slow.url, "outage-slow")
-        result = run_app(project, "hydra.run.dir=out/slow", CFGTRACK_TRACKING_TIMEOUT="1")
+        process, started = start_app(
+            project, "hydra.run.dir=out/slow", CFGTRACK_TRACKING_TIMEOUT="1", WAIT_FOR=str(marker)
+        )
+        deadline = time.monotonic() + 60  # the task runs on while the start reaches the server
+        while not any(
+            artifacts(server.url, run.info.run_id) >= ARTIFACTS
+            for run in server_runs(server.url, "outage-slow")
+        ):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        marker.touch()
+        rest, _ = process.communicate(timeout=120)
     finally:
         slow.close()
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    output = started + rest
+    assert process.returncode == 0, output
     assert output.count(WARNING) == 1 and "did not answer within 1 s" in output
     [delay] = task_delays(output)
     assert delay < 1 + SLACK

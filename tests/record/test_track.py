@@ -261,12 +261,27 @@ def test_embedded_default_store_is_at_the_project_root_whatever_the_cwd(tmp_path
 
 
 def test_mlflow_off_still_writes_the_record_to_the_output_dir(project: Project):
-    result = project.run("hydra.run.dir=out/run1", env={"CFGTRACK_MLFLOW": "0"})
+    """Two runs at once in one output dir (Hydra's default is one per second) keep a record
+    each: the later run's goes to ``cfgtrack-<local id>/``."""
+    env = {"CFGTRACK_MLFLOW": "0"}
+    first = project.start("hydra.run.dir=out/run1", "behaviour=sleep", env=env)
+    deadline = time.monotonic() + 120
+    while first.stdout.readline().strip() != "SLEEPING":
+        assert time.monotonic() < deadline and first.poll() is None
+    result = project.run("hydra.run.dir=out/run1", env=env)
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=60)
     assert result.returncode == 0, result.stderr
-    record = json.loads((project.root / "out/run1/cfgtrack/record.json").read_text())
-    assert record["run"]["status"] == "FINISHED"
-    assert record["run"]["mlflow"] is None
-    assert yaml.safe_load((project.root / "out/run1/cfgtrack/config.yaml").read_text())["seed"] == 7
+    out = project.root / "out/run1"
+    folders = sorted(path.name for path in out.glob("cfgtrack*"))
+    assert len(folders) == 2 and folders[0] == "cfgtrack"
+    killed, ended = (
+        json.loads((out / name / "record.json").read_text())["run"] for name in folders
+    )
+    assert killed["status"] == "KILLED"
+    assert ended["status"] == "FINISHED" and ended["mlflow"] is None
+    assert folders[1] == f"cfgtrack-{ended['local_id']}"
+    assert yaml.safe_load((out / folders[1] / "config.yaml").read_text())["seed"] == 7
     assert not Path(project.tracking_uri.removeprefix("sqlite:///")).exists()
 
 
@@ -313,6 +328,15 @@ def test_bad_input_gives_a_clear_message_and_no_running_run(project: Project):
     assert (
         line.startswith("cfgtrack: error: ") and "conf/model/small.yaml:3: not valid YAML" in line
     )
+    unused = project.run("model=large")  # a broken file the composition does not read
+    assert unused.returncode == 0, unused.stderr
+    bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n"
+        for i in range(8)
+    )
+    (project.root / "conf/model/small.yaml").write_text(bomb)
+    exploding = project.run(timeout=60)
+    assert exploding.returncode == 2 and "aliases expand" in exploding.stderr
     (project.root / "conf/model/small.yaml").write_text("name: small\nlr: ${nope}\nlayers: 1\n")
     failing = project.run()
     assert failing.returncode != 0

@@ -10,12 +10,14 @@ the callback share one code path. The override goes into Hydra's parsed argument
 from __future__ import annotations
 
 import functools
-import inspect
+import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from cfgtrack.config.yaml_files import MAX_YAML_BYTES, parse_yaml
 from cfgtrack.record.skip_finished import skippable
 from cfgtrack.record.task_exit import true_status_on_exit
 
@@ -106,9 +108,8 @@ def track(
                 from hydra._internal.utils import _get_rerun_conf
 
                 return task(_get_rerun_conf(args.experimental_rerun, args.overrides))
-            _check_yaml(task, args.config_path or resolved_path, args.config_dir)
             args.overrides = [*args.overrides, override]
-            with true_status_on_exit():
+            with clear_yaml_errors(), true_status_on_exit():
                 _run_hydra(
                     args=args,
                     args_parser=args_parser,
@@ -123,34 +124,54 @@ def track(
     return decorator
 
 
-def _config_folders(task: Callable[..., Any], config_path: Any, config_dir: Any) -> list[Path]:
-    folders = [Path(config_dir)] if config_dir else []
-    if config_path is None or str(config_path).startswith("pkg://"):
-        return folders
+@contextmanager
+def clear_yaml_errors() -> Iterator[None]:
+    """While Hydra composes: a config file it reads that cfgtrack's YAML loader refuses
+    (malformed, too big, aliases that expand without end) stops with one clear line (file, line,
+    problem; exit 2) where Hydra would print a long traceback or fill the memory.
+
+    Only the files the composition reads are looked at, when Hydra reads them: a file is parsed
+    a second time only when Hydra fails on it or it holds both anchors and aliases, so a wide
+    config costs its one parse by Hydra and unused files cost nothing."""
+    from hydra._internal.sources_registry import SourcesRegistry
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # its scan imports the config sources anew: patch the class it registers
+    file_source = SourcesRegistry.instance().resolve("file")
+    original = file_source.load_config
+
+    def load_config(source: Any, config_path: str) -> Any:
+        with warnings.catch_warnings():  # Hydra warns about a .yml name when it reads it
+            warnings.simplefilter("ignore")
+            path = os.path.join(source.path, source._normalize_file_name(config_path))
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_YAML_BYTES + 1)
+        except OSError:
+            return original(source, config_path)  # Hydra's own message for a missing file
+        if len(data) > MAX_YAML_BYTES or (b"&" in data and b"*" in data):
+            _refuse_bad_yaml(data, path)
+        try:
+            return original(source, config_path)
+        except Exception:
+            _refuse_bad_yaml(data, path)
+            raise
+
+    file_source.load_config = load_config  # type: ignore[method-assign]
     try:
-        base = Path(inspect.getfile(task)).resolve().parent
-    except TypeError:
-        return folders
-    return [base / str(config_path), *folders]
+        yield
+    finally:
+        file_source.load_config = original  # type: ignore[method-assign]
 
 
-def _check_yaml(task: Callable[..., Any], config_path: Any, config_dir: Any) -> None:
-    """Stop with one clear line (file, line, problem; exit 2) on malformed YAML, where Hydra
-    would print a long traceback."""
-    from cfgtrack.config.yaml_files import parse_yaml, yaml_paths
+def _refuse_bad_yaml(data: bytes, path: str) -> None:
     from cfgtrack.errors import CfgtrackError
 
-    for folder in _config_folders(task, config_path, config_dir):
-        if not folder.is_dir():
-            continue
-        for path in yaml_paths(folder):
-            try:
-                parse_yaml(path.read_bytes(), str(path))
-            except CfgtrackError as exc:
-                print(f"cfgtrack: error: {exc}", file=sys.stderr)
-                raise SystemExit(exc.exit_code) from None
-            except OSError:
-                continue
+    try:
+        parse_yaml(data, path)
+    except CfgtrackError as exc:
+        print(f"cfgtrack: error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
 
 
 def _resolve_config_path(config_path: Any, version_base: Any) -> Any:

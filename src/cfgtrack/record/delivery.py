@@ -5,7 +5,8 @@ MLflow from a daemon thread. The task waits for that push at most ``tracking_tim
 (for a tracking server; a local store is written in place): a dead server fails at once, a
 hanging or slow one is left behind and the task starts. A push left behind may still complete
 the run's start while the task runs (a slow server) but never creates the run once the wait is
-over (see ``cfgtrack.record.sync.Gate``). The run's end waits at most 6 x ``tracking_timeout``.
+over (see ``cfgtrack.record.sync.Gate``). The run's end waits at most ``tracking_timeout`` in all
+(the start still under way, then the end's own push).
 Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, and one warning per
 process says so. After a failure, later runs of the process go straight to the spool for five
 minutes, so an outage costs the bounded wait once in that time. A run that reached MLflow
@@ -42,7 +43,9 @@ from cfgtrack.tracking.bounded import Background, bounded_http, call_within, des
 
 log = cfgtrack_logger()
 
-END_BOUND_FACTOR = 6  # a run's end may wait 6 x tracking_timeout: the task is over by then
+# A request of cfgtrack's may take 6 x tracking_timeout: a slow server's push goes on behind the
+# task, while the task itself, and the run's end, wait at most tracking_timeout for it.
+REQUEST_BOUND_FACTOR = 6
 RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
 
 
@@ -74,6 +77,11 @@ class _Outages:
 
 
 _OUTAGES = _Outages()
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until ``deadline`` (None: no deadline, wait until done)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class Delivery:
@@ -166,6 +174,7 @@ class Delivery:
     def close(self, status: str, end_time: str, files: dict[str, str]) -> None:
         """The run ended: its last files and status go to the spool, then to MLflow if the run
         is there; the spool entry goes once MLflow has everything."""
+        deadline = self._deadline()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.active:
@@ -184,7 +193,7 @@ class Delivery:
         if late:  # the start went on while the task ran: wait for it now
             job, gate = self.pending
             self.pending = None
-            job.wait(self._bound(END_BOUND_FACTOR))
+            job.wait(_left(deadline))
             self._settle(job, gate, ending=True)
         if not self.online:
             return
@@ -193,7 +202,7 @@ class Delivery:
         gate = Gate()
         try:
             with entry.locked():
-                job = self._push_within(self._bound(END_BOUND_FACTOR), gate)
+                job = self._push_within(_left(deadline), gate)
                 job.result()
                 if late:  # the output folder's record never learned the run's address
                     mirror_to_output_dir(entry)
@@ -235,10 +244,16 @@ class Delivery:
             return None
         return factor * self.settings.tracking_timeout
 
+    def _deadline(self) -> float | None:
+        """When a wait that starts now must end (``tracking_timeout`` away); None for a local
+        store."""
+        bound = self._bound()
+        return None if bound is None else time.monotonic() + bound
+
     def _push_within(self, seconds: float | None, gate: Gate) -> Background[Any]:
         """Push the entry in a daemon thread and wait for it at most ``seconds``. It may go on
         afterwards (a slow server), but without creating the run (see ``Gate``); a request may
-        take as long as a run's end may wait, so a hung one ends by then."""
+        take ``REQUEST_BOUND_FACTOR`` x ``tracking_timeout``, so a hung one ends by then."""
 
         def work() -> Any:
             from cfgtrack.record.sinks.mlflow import MlflowRun
@@ -247,7 +262,7 @@ class Delivery:
                 self.target = MlflowRun(self.tracking_uri, self.experiment)
             return push(self.entry, self.target, gate)
 
-        with bounded_http(self._bound(END_BOUND_FACTOR) or self.settings.tracking_timeout):
+        with bounded_http(self._bound(REQUEST_BOUND_FACTOR) or self.settings.tracking_timeout):
             job = Background(work)
             job.wait(seconds)
             gate.may_create = False  # before MLflow's own retry settings come back

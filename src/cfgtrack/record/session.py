@@ -123,7 +123,8 @@ class Session:
         """Take ``record`` as this run's: the rest masked, the patch apart, the folder known."""
         self.record = self.redactor.rest_of_record(record)
         self.patch = files.detach_patch(self.record)
-        self.folder = Path(self.record["run"]["output_dir"]) / files.FOLDER
+        run = self.record["run"]
+        self.folder = files.claim_folder(Path(run["output_dir"]), run["local_id"])
         self._register()
 
     def _register(self) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.record.run_record import to_json, write_atomic
-from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
+from cfgtrack.record.sinks.files import UNLOGGED, run_folder
 from cfgtrack.record.sinks.spool import (
     RECORD,
     EntryBusy,
@@ -185,7 +185,7 @@ def mirror_to_output_dir(entry: SpoolEntry) -> None:
     record = entry.record()
     if record is None:
         return
-    local = Path(record["run"].get("output_dir") or "") / FOLDER / RECORD
+    local = run_folder(Path(record["run"].get("output_dir") or ""), entry.local_id) / RECORD
     try:
         current = json.loads(local.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -93,5 +93,31 @@ def database_store(client: MlflowClient) -> Any:
 
 
 def log_params_in_place(store: Any, run_id: str, params: list[Param]) -> None:
-    """What the store's ``log_batch`` does with params, without its 100-per-request limit."""
-    store._log_params(run_id, params)
+    """What the store's ``log_batch`` does with params (a param logged again with its value is
+    skipped, with another value refused), without its 100-per-request limit, as one bulk insert:
+    MLflow's ORM objects, and its reading every param of the run as one, cost ~8x more
+    (100,000 params on SQLite: 10.6 s of CPU against 1.3 s)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+    from mlflow.store.tracking.dbmodels.models import SqlParam
+    from sqlalchemy import insert, select
+
+    if not params:
+        return
+    with store.ManagedSessionMaker() as session:
+        store._check_run_is_active(store._get_run(run_uuid=run_id, session=session))
+        logged = select(SqlParam.key, SqlParam.value).where(SqlParam.run_uuid == run_id)
+        existing = dict(session.execute(logged).all())
+        changed = [p.key for p in params if existing.get(p.key, p.value) != p.value]
+        if changed:
+            raise MlflowException(
+                f"Changing param values is not allowed: {changed[:5]} for run ID='{run_id}'.",
+                INVALID_PARAMETER_VALUE,
+            )
+        rows = [
+            {"run_uuid": run_id, "key": p.key, "value": p.value}
+            for p in params
+            if p.key not in existing
+        ]
+        if rows:
+            session.execute(insert(SqlParam), rows)

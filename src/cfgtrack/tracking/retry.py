@@ -11,7 +11,8 @@ caller's outage handling.
 MLflow creates the tables of a fresh database (and runs its migrations) in whichever process
 opens the store first, without any lock; several processes doing that at once break each other
 and can leave the schema half-built. ``store_setup_lock`` makes processes of one machine take
-turns for that first opening.
+turns for that first opening; its lock file in the temporary folder exists only while a
+process holds it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -52,6 +53,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETRY_ATTEMPTS = 5
 RETRY_SECONDS = 6.0
 SETUP_LOCK_SECONDS = 60.0
+LOCK_ATTEMPTS = 20  # re-opens of a lock file its holder removed, before going on without
 DATABASE_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 
 # Errors after which the store has written nothing (its transaction rolled back), so that any
@@ -127,7 +129,8 @@ def is_database_uri(tracking_uri: str) -> bool:
 _READY: set[str] = set()
 
 
-def _lock_path(tracking_uri: str) -> Path:
+def setup_lock_path(tracking_uri: str) -> Path:
+    """This machine's set-up lock file for ``tracking_uri``; it exists only while held."""
     digest = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"cfgtrack-store-{digest}.lock"
 
@@ -141,8 +144,8 @@ def _open_lock_file(path: Path) -> int | None:
     return None
 
 
-def _take_lock(fd: int) -> None:
-    """Wait (bounded) for the exclusive lock; past the bound, go on without it."""
+def _take_lock(fd: int) -> bool:
+    """Wait (bounded) for the exclusive lock; past the bound, go on without it (False)."""
     waiting = Retrying(
         retry=retry_if_exception_type(BlockingIOError),
         stop=stop_before_delay(SETUP_LOCK_SECONDS),
@@ -153,6 +156,32 @@ def _take_lock(fd: int) -> None:
         waiting(fcntl.flock, fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         log.warning("cfgtrack: another process holds the store set-up lock; going on without it")
+        return False
+    return True
+
+
+def _is_file_at(fd: int, path: Path) -> bool:
+    """True while ``path`` names the file open as ``fd`` (the holder before may have removed
+    it after this process opened it: a lock on that file excludes no one)."""
+    try:
+        held, named = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+
+def _hold_lock(path: Path) -> tuple[int | None, bool]:
+    """``(fd, held)``: the lock file open and, when ``held``, locked by this process."""
+    for _ in range(LOCK_ATTEMPTS):
+        fd = _open_lock_file(path)
+        if fd is None:
+            return None, False
+        if not _take_lock(fd):
+            return fd, False
+        if _is_file_at(fd, path):
+            return fd, True
+        os.close(fd)
+    return None, False
 
 
 @contextmanager
@@ -162,13 +191,16 @@ def store_setup_lock(tracking_uri: str) -> Iterator[None]:
     if fcntl is None or tracking_uri in _READY or not is_database_uri(tracking_uri):
         yield
         return
-    fd = _open_lock_file(_lock_path(tracking_uri))
+    path = setup_lock_path(tracking_uri)
+    fd, held = _hold_lock(path)
     if fd is None:
         yield
         return
     try:
-        _take_lock(fd)
         yield
         _READY.add(tracking_uri)
     finally:
+        if held:  # removed while held: a process waiting on it sees that and opens a new one
+            with suppress(OSError):
+                path.unlink()
         os.close(fd)  # releases the lock

@@ -98,6 +98,30 @@ def write_folder(folder: Path, files: dict[str, str]) -> None:
         write_atomic(folder / name, content)
 
 
+def claim_folder(output_dir: Path, local_id: str) -> Path:
+    """The run's folder in its output dir: ``cfgtrack/``, unless a run that has not ended holds
+    it (with ``mlflow = false`` too, two runs started in the same second share Hydra's default
+    output dir), then ``cfgtrack-<local id>/``: no record replaces another run's."""
+    folder = output_dir / FOLDER
+    try:
+        folder.mkdir(parents=True)
+        return folder
+    except FileExistsError:
+        pass
+    try:
+        holder = read_record(folder)["run"]
+        taken = holder["status"] == "RUNNING" and holder["local_id"] != local_id
+    except (OSError, ValueError, TypeError, KeyError):
+        taken = True  # claimed a moment ago, its record not written yet (or damaged)
+    return output_dir / f"{FOLDER}-{local_id}" if taken else folder
+
+
+def run_folder(output_dir: Path, local_id: str) -> Path:
+    """Where ``claim_folder`` put the run ``local_id`` of ``output_dir``."""
+    own = output_dir / f"{FOLDER}-{local_id}"
+    return own if own.is_dir() else output_dir / FOLDER
+
+
 def read_record(folder: Path) -> dict[str, Any]:
     """The record stored in a run folder."""
     return json.loads((folder / RECORD).read_text(encoding="utf-8"))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgtrack.record.run_record import finish_record, to_json, write_atomic
-from cfgtrack.record.sinks.files import FOLDER, final_views, read_record
+from cfgtrack.record.sinks.files import final_views, read_record, run_folder
 from cfgtrack.record.sinks.spool_schema import problem_of
 from cfgtrack.redact.urls import sanitize_url
 
@@ -257,7 +257,7 @@ class SpoolEntry:
 
     def _ended_in_output_dir(self) -> dict[str, Any] | None:
         """This run's record in its output folder, when that one has ended."""
-        folder = Path(str(self.meta.get("output_dir") or "")) / FOLDER
+        folder = run_folder(Path(str(self.meta.get("output_dir") or "")), self.local_id)
         try:
             record = read_record(folder)
             run = record["run"]
