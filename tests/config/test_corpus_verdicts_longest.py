@@ -17,3 +17,4 @@ def test_longest_history_composes_exactly_when_hydra_does(tmp_path: Path) -> Non
 
     assert result.disagreements == []
     assert result.with_tsv[1] == 2 * 399  # both version bases at every commit with a primary
+    assert result.resolved[1] >= 170  # distinct configs, each resolved alike by both

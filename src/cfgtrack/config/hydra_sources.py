@@ -100,7 +100,8 @@ class SearchPathRepository(ConfigRepository):
 
 
 def relative_search_folders(body: Any) -> list[str]:
-    """The relative ``file://`` entries of a primary config's ``hydra.searchpath``."""
+    """The relative folder entries of a primary config's ``hydra.searchpath`` (``file://x`` or
+    a plain ``x``, which Hydra reads as a file path)."""
     hydra = body.get(HYDRA_NODE) if isinstance(body, dict) else None
     entries = hydra.get("searchpath") if isinstance(hydra, dict) else None
     if not isinstance(entries, list):
@@ -109,7 +110,7 @@ def relative_search_folders(body: Any) -> list[str]:
         entry
         for entry in entries
         if isinstance(entry, str)
-        and entry.startswith("file://")
+        and (entry.startswith("file://") or "://" not in entry)  # Hydra: no scheme is a file
         and not entry.removeprefix("file://").startswith("/")
     ]
 

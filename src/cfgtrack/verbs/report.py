@@ -60,7 +60,7 @@ def report(
     from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
     from cfgtrack.ages.history import load_histories
     from cfgtrack.render.audit.files import write_report
-    from cfgtrack.verbs.project import audited, gate_refusal, since_date
+    from cfgtrack.verbs.project import audited, composing_now, gate_refusal, since_date
 
     ask = audited(config_dir, config_name, envs, older_than, env_group)
     now = datetime.now(timezone.utc)
@@ -74,6 +74,8 @@ def report(
         since=since_date(since, as_of),
         on_progress=on_progress,
     )
+    if fail_on_stale:
+        composing_now(histories)
     differences = _differences(ask.settings, ask.envs, overrides, rev, as_of, now)
     pairs = env_pairs(ask.envs, ask.settings)
     audit = build_audit(
