@@ -70,6 +70,11 @@ class Timeline:
 # --- checkpoints: a finished timeline saved at its tip commit -----------------------------------
 
 
+# Bumped when a walk reads more than it used to, so older, shorter checkpoints are not resumed
+# (2: walks go on past commits without the config folder and see search-path folders).
+WALK_RULES = "2"
+
+
 def checkpoint_key(
     folder: str,
     config_name: str,
@@ -80,6 +85,7 @@ def checkpoint_key(
 ) -> str:
     return cache_key(
         "checkpoint",
+        WALK_RULES,
         folder,
         config_name,
         version_base or "",
