@@ -161,6 +161,8 @@ def parse_yaml(data: bytes, shown: str, loader: type | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}" if mark is not None else shown
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "maximum nesting depth" in problem:  # libyaml's own limit
+            raise CfgtrackError(f"{shown}: nested too deeply to read; fix the file") from None
         context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and started is not None and started.line != getattr(mark, "line", None):
             problem = f"{problem}; {context} started at line {started.line + 1}"
