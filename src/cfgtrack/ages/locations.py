@@ -124,8 +124,9 @@ def _with_search_folders(
     entries: dict[tuple[str, str], list[str]] = {}
     for location, primary in zip(locations, primaries, strict=True):
         if primary is not None and (primary, location.config_name) not in entries:
-            name = f"{location.config_name}{CONFIG_SUFFIX}"
-            found = search_folder_entries({name: objects.blob(primary)}, location.config_name)
+            name, data = f"{location.config_name}{CONFIG_SUFFIX}", objects.blob(primary)
+            searches = b"searchpath" in data  # most primaries have none: nothing to parse
+            found = search_folder_entries({name: data}, location.config_name) if searches else []
             entries[primary, location.config_name] = found
     if not any(entries.values()):
         return locations
