@@ -78,6 +78,7 @@ FORMS = [
     # environment variables
     ("${oc.env:CFGTRACK_TEST_SET}", "from-env"),
     ("${oc.env:CFGTRACK_TEST_UNSET}", UNRESOLVED),
+    ("${oc.env:CFGTRACK_TEST_NUMBER}", "123"),
     ("dir/${oc.env:CFGTRACK_TEST_SET}", "dir/from-env"),
     ("${oc.env:CFGTRACK_TEST_UNSET,fallback}", "fallback"),
     ("${oc.env:CFGTRACK_TEST_UNSET,null}", None),
@@ -104,6 +105,7 @@ MALFORMED = ["${a", "${oc.decode:", "${multiply:${a}", "x_${a.}", "${a}}${"]
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CFGTRACK_TEST_SET", "from-env")
+    monkeypatch.setenv("CFGTRACK_TEST_NUMBER", "123")
     monkeypatch.delenv("CFGTRACK_TEST_UNSET", raising=False)
     OmegaConf.register_new_resolver("times_two", lambda value: value * 2)
     try:
