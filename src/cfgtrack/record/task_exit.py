@@ -5,7 +5,8 @@ passes every job callback by, and the run would end FAILED at exit. ``@cfgtrack.
 its Hydra call; for apps that keep ``@hydra.main`` with ``TrackingCallback``, the callback wraps
 ``run_job`` where Hydra calls it (looked up by name in the module that calls it, for single runs
 and for the basic launcher's sweeps). Either way: ``sys.exit(0)`` or ``sys.exit()``
-is FINISHED, another exit code FAILED, an interrupt KILLED.
+is FINISHED, another exit code FAILED, an interrupt KILLED. The task it passes on is
+``skippable`` (see ``cfgtrack.record.skip_finished``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cfgtrack.record.session import end_open_jobs
+from cfgtrack.record.skip_finished import skippable
 
 # The Hydra modules that call ``run_job`` by its module-level name (Hydra 1.3).
 _CALLERS = ("hydra._internal.hydra", "hydra._internal.core_plugins.basic_launcher")
@@ -44,6 +46,8 @@ def _wrapped(run_job: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(run_job)
     def run_job_with_exit_status(*args: Any, **kwargs: Any) -> Any:
+        if callable(kwargs.get("task_function")):  # Hydra 1.3 passes it by name
+            kwargs["task_function"] = skippable(kwargs["task_function"])
         with true_status_on_exit():
             return run_job(*args, **kwargs)
 
