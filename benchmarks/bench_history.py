@@ -228,7 +228,7 @@ def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str,
 
     settings = load_settings(repo)
     cache = HistoryCache(cache_file)
-    started = time.perf_counter()
+    started, used = time.perf_counter(), cpu_seconds()
     found = walk(
         repo,
         config_folder(settings)[1],
@@ -243,7 +243,7 @@ def walk_once(repo: Path, cache_file: Path, workers: int, rev: str) -> dict[str,
     cache.close()
     return {
         "seconds": seconds,
-        "cpu": cpu_seconds(),
+        "cpu": cpu_seconds() - used,  # the walk's, as for the naive walk: imports left out
         "composed": found.composed,
         "walked": found.walked,
         "keys": len(found.current()),

@@ -1,5 +1,6 @@
 """cfgtrack composes each corpus project's config at a commit exactly when Hydra does, to the
-same config (see tests/support/corpus_verdicts.py for the method and the honest differences)."""
+same config, and resolves every distinct config exactly as OmegaConf does (see
+tests/support/corpus_verdicts.py for the method and the honest differences)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,4 @@ def test_composes_exactly_when_hydra_does(
 
     assert result.disagreements == []
     assert result.with_hydra[1] > 0 and result.with_tsv[1] > 0
+    assert 0 < result.resolved[0] == result.resolved[1]

@@ -1,6 +1,7 @@
 """Hydra's verdict at every commit (the machinery of tests/config/test_corpus_verdicts*.py):
 cfgtrack composes a real project's config at a commit exactly
-when Hydra 1.3.8 composes it, to the same config.
+when Hydra 1.3.8 composes it, to the same config, and resolves its interpolations exactly as
+OmegaConf does.
 
 For every first-parent config commit of every corpus project (and each app of Hydra's own
 history), under both version bases the corpus recorded (``None`` = current rules, ``"1.1"``):
@@ -11,7 +12,9 @@ history), under both version bases the corpus recorded (``None`` = current rules
 
 and the two must agree: both fail, or both give the same config (the corpus hash of the whole
 unresolved tree, so every key, value and type). The corpus's ``.tsv`` files, computed on the
-upstream checkouts, are a cross-check of both.
+upstream checkouts, are a cross-check of both. Every distinct config cfgtrack composed is also
+resolved twice, by cfgtrack's plain-tree resolver and by OmegaConf (tests/support/
+corpus_resolution.py), and the two must give the same values and the same unresolved keys.
 
 Hydra's own compose through its public API costs 0.3-1 s a commit here (30x cfgtrack's), so it
 runs on a sample of ``HYDRA_SAMPLE`` commits per project and version base (the first, the last,
@@ -50,6 +53,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from cfgtrack.config.compose import compose_tree, search_folder_entries
+from cfgtrack.config.composed import as_written
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.objects import folder_tree_id, read_folder
 from support.corpus import (
@@ -63,6 +67,7 @@ from support.corpus import (
     projects,
     rows,
 )
+from support.corpus_resolution import disagreement
 
 VERSION_BASES = (None, "1.1")
 HYDRA_SAMPLE = 6  # commits Hydra's own compose runs on, per project and version base
@@ -71,14 +76,19 @@ _MISSING_PLUGIN = re.compile(r"Could not find 'hydra/(\w+)/(\w+)'")
 
 @dataclass(frozen=True)
 class Agreement:
-    """One project's figures: commits (x version bases) agreeing / compared."""
+    """One project's figures: commits (x version bases) agreeing / compared, and distinct
+    composed configs resolved alike / resolved."""
 
     with_hydra: tuple[int, int]
     with_tsv: tuple[int, int]
     disagreements: list[str]
+    resolved: tuple[int, int] = (0, 0)
 
 
-def cfgtrack_verdict(repo: Path, row: Row, version_base: str | None) -> Verdict:
+def cfgtrack_verdict(
+    repo: Path, row: Row, version_base: str | None, trees: dict[str, dict] | None = None
+) -> Verdict:
+    """cfgtrack's verdict at the row's commit; the composed tree goes to ``trees`` by digest."""
     files = read_folder(repo, row.commit, row.folder)
     folders = {
         entry: read_folder(repo, row.commit, entry.removeprefix("file://"))
@@ -96,6 +106,8 @@ def cfgtrack_verdict(repo: Path, row: Row, version_base: str | None) -> Verdict:
         )
     except CfgtrackError as exc:
         return Verdict(False, str(exc))
+    if trees is not None:
+        trees.setdefault(digest(tree), tree)
     return Verdict(True, digest(tree))
 
 
@@ -193,10 +205,12 @@ def agreement(project: str, repo: Path) -> Agreement:
     found = rows(project)
     hydra_agree = hydra_total = tsv_agree = tsv_total = 0
     disagreements = []
+    trees: dict[str, dict] = {}
     with config_store(project):
         for version_base in VERSION_BASES:
             ours = {
-                row.commit + row.app: cfgtrack_verdict(repo, row, version_base) for row in found
+                row.commit + row.app: cfgtrack_verdict(repo, row, version_base, trees)
+                for row in found
             }
             for row in found:
                 checked = cross_checks(row, version_base, ours[row.commit + row.app])
@@ -219,7 +233,18 @@ def agreement(project: str, repo: Path) -> Agreement:
                         f"hydra {row.app} {row.commit} vb={version_base}: "
                         f"hydra {theirs} cfgtrack {mine}"
                     )
-    return Agreement((hydra_agree, hydra_total), (tsv_agree, tsv_total), disagreements)
+    resolved_alike = 0
+    for key, tree in trees.items():
+        differs = disagreement(as_written(tree))
+        resolved_alike += differs is None
+        if differs is not None:
+            disagreements.append(f"resolution of config {key}: {differs}")
+    return Agreement(
+        (hydra_agree, hydra_total),
+        (tsv_agree, tsv_total),
+        disagreements,
+        (resolved_alike, len(trees)),
+    )
 
 
 if __name__ == "__main__":  # figures for BENCHMARKS.md: PYTHONPATH=tests python <this file>
@@ -229,7 +254,8 @@ if __name__ == "__main__":  # figures for BENCHMARKS.md: PYTHONPATH=tests python
         figures = agreement(name, clone(name, work / name))
         print(
             f"| {name} | {figures.with_hydra[0]}/{figures.with_hydra[1]} | "
-            f"{figures.with_tsv[0]}/{figures.with_tsv[1]} | {time.perf_counter() - began:.1f} s |"
+            f"{figures.with_tsv[0]}/{figures.with_tsv[1]} | "
+            f"{figures.resolved[0]}/{figures.resolved[1]} | {time.perf_counter() - began:.1f} s |"
         )
         for line in figures.disagreements:
             print("   ", line[:300])

@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cfgtrack.ages.model import CONFIG_SUFFIX
-from cfgtrack.git.objects import CommitInfo, object_ids, object_spec, renames
+from cfgtrack.git.objects import CommitInfo, object_ids, object_spec, objects_for, renames
+
+MISSING = ""  # the tree of a location whose folder or primary config a commit lacks
 
 
 @dataclass(frozen=True)
 class Location:
+    """Where the config is at one commit: its folder's tree, and the trees of the folders the
+    primary adds through ``hydra.searchpath`` (relative to the project root; "" where absent),
+    so a commit that changes only a search-path folder is a config change too."""
+
     folder: str
     config_name: str
     tree: str
+    search: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> bool:
+        return self.tree == MISSING
+
+    def saved(self) -> list[Any]:
+        return [self.folder, self.config_name, self.tree, list(self.search)]
+
+    @classmethod
+    def restored(cls, saved: Sequence[Any]) -> Location:
+        folder, config_name, tree, *search = saved  # checkpoints before search paths had 3
+        return cls(folder, config_name, tree, tuple(search[0]) if search else ())
 
 
 def _primary_path(folder: str, config_name: str) -> str:
@@ -44,11 +64,21 @@ def _renamed_from(
     return None
 
 
+RENAME_ACROSS_GAP = 3  # commits without the config past which a moved folder is still found
+
+
 def track_locations(
     repo_root: Path, log: Sequence[CommitInfo], folder: str, config_name: str
 ) -> list[Location]:
-    """The config's location at each commit of ``log`` (newest first) until it did not exist."""
+    """The config's location at each commit of ``log`` (newest first), back to the oldest
+    commit that has it.
+
+    Where the folder or primary is missing for some commits and then returns (or a move deleted
+    the old folder one commit before adding the new one), those commits get a ``missing``
+    location: they count as commits where the config does not compose.
+    """
     locations: list[Location] = []
+    primaries: list[str | None] = []
     while len(locations) < len(log):
         rest = log[len(locations) :]
         specs = []
@@ -58,16 +88,55 @@ def track_locations(
                 object_spec(commit.sha, _primary_path(folder, config_name)),
             ]
         ids = object_ids(repo_root, specs)
-        for index in range(len(rest)):
-            tree, primary = ids[2 * index], ids[2 * index + 1]
-            if tree is None or primary is None:
-                break
-            locations.append(Location(folder, config_name, tree))
+        present = [ids[2 * i] is not None and ids[2 * i + 1] is not None for i in range(len(rest))]
+        run = next((i for i, here in enumerate(present) if not here), len(rest))
+        locations += [Location(folder, config_name, ids[2 * i] or "") for i in range(run)]
+        primaries += [ids[2 * i + 1] for i in range(run)]
         if len(locations) in (0, len(log)):
             break
-        older, newer = log[len(locations)], log[len(locations) - 1]
-        renamed = _renamed_from(repo_root, older.sha, newer.sha, folder, config_name)
-        if renamed is None:
-            break
-        folder, config_name = renamed
-    return locations
+        back = next((i for i in range(run, len(rest)) if present[i]), None)
+        newer = log[len(locations) - 1]
+        for gap in range(min(RENAME_ACROSS_GAP, (len(rest) if back is None else back) - run)):
+            renamed = _renamed_from(repo_root, rest[run + gap].sha, newer.sha, folder, config_name)
+            if renamed is not None:
+                locations += [Location(folder, config_name, MISSING)] * gap
+                primaries += [None] * gap
+                folder, config_name = renamed
+                break
+        else:
+            if back is None:
+                break
+            locations += [Location(folder, config_name, MISSING)] * (back - run)
+            primaries += [None] * (back - run)
+    return _with_search_folders(repo_root, log, locations, primaries)
+
+
+def _with_search_folders(
+    repo_root: Path,
+    log: Sequence[CommitInfo],
+    locations: list[Location],
+    primaries: list[str | None],
+) -> list[Location]:
+    """``locations`` with the tree ids of each commit's ``hydra.searchpath`` folders."""
+    from cfgtrack.config.compose import search_folder_entries
+
+    objects = objects_for(repo_root)
+    entries: dict[tuple[str, str], list[str]] = {}
+    for location, primary in zip(locations, primaries, strict=True):
+        if primary is not None and (primary, location.config_name) not in entries:
+            name, data = f"{location.config_name}{CONFIG_SUFFIX}", objects.blob(primary)
+            searches = b"searchpath" in data  # most primaries have none: nothing to parse
+            found = search_folder_entries({name: data}, location.config_name) if searches else []
+            entries[primary, location.config_name] = found
+    if not any(entries.values()):
+        return locations
+    specs, counts = [], []
+    for commit, location, primary in zip(log, locations, primaries, strict=False):
+        paths = entries.get((primary, location.config_name), []) if primary else []
+        specs += [object_spec(commit.sha, path.removeprefix("file://")) for path in paths]
+        counts.append(len(paths))
+    ids = iter(object_ids(repo_root, specs))
+    return [
+        replace(location, search=tuple(next(ids) or "" for _ in range(count)))
+        for location, count in zip(locations, counts, strict=True)
+    ]

@@ -63,6 +63,7 @@ class History:
     cut: str | None = None
     oldest: CommitInfo | None = None
     renamed: dict[str, tuple[str, CommitInfo]] = field(default_factory=dict)  # new: (old, at)
+    failing: Skipped | None = None  # the newest state walked (HEAD or the work tree) failed
 
     @property
     def env(self) -> str | None:

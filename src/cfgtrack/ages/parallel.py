@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact import Redactor
 
 PARALLEL_MIN_COMPOSES = 32
 BATCH_SIZE = 8
@@ -75,6 +76,18 @@ def compose_payload(files: RecordingFiles, job: Job) -> dict[str, Any]:
         "references": composed.references,
         "accessed": sorted(files.accessed),
     }
+
+
+def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A composed payload with its values (and an error's text) masked."""
+    masked = dict(payload)
+    if "values" in payload:
+        secret_keys = redactor.referring_to_secrets(masked.pop("references", None))
+        masked["values"] = redactor.flat(payload["values"], secret_keys)
+        masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
+    if "error" in payload:
+        masked["error"] = redactor.text(str(payload["error"]))
+    return masked
 
 
 def _compose_in_worker(jobs: list[tuple[dict[str, bytes], Job]]) -> list[dict[str, Any]]:

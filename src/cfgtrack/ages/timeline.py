@@ -70,6 +70,11 @@ class Timeline:
 # --- checkpoints: a finished timeline saved at its tip commit -----------------------------------
 
 
+# Bumped when a walk reads more than it used to, so older, shorter checkpoints are not resumed
+# (2: walks go on past commits without the config folder and see search-path folders).
+WALK_RULES = "2"
+
+
 def checkpoint_key(
     folder: str,
     config_name: str,
@@ -80,6 +85,7 @@ def checkpoint_key(
 ) -> str:
     return cache_key(
         "checkpoint",
+        WALK_RULES,
         folder,
         config_name,
         version_base or "",
@@ -104,9 +110,7 @@ def save_checkpoint(timeline: Timeline, shallow: bool) -> dict[str, Any]:
         commits[history.oldest.sha] = history.oldest
     location = timeline.last_location
     return {
-        "location": None
-        if location is None
-        else [location.folder, location.config_name, location.tree],
+        "location": None if location is None else location.saved(),
         "shallow": shallow,
         "cut": history.cut,
         "walked": history.walked,
@@ -116,6 +120,7 @@ def save_checkpoint(timeline: Timeline, shallow: bool) -> dict[str, Any]:
         },
         "changes": changes,
         "skipped": [[s.commit.sha, s.error] for s in history.skipped],
+        "failing": None if history.failing is None else history.failing.commit.sha,
         "renamed": {new: [old, commit.sha] for new, (old, commit) in history.renamed.items()},
     }
 
@@ -139,6 +144,8 @@ def restore_checkpoint(timeline: Timeline, saved: dict[str, Any], start: int) ->
         for key, items in saved["changes"].items()
     }
     history.skipped = [Skipped(commits[sha], error) for sha, error in saved["skipped"]]
+    failing = saved.get("failing")
+    history.failing = next((s for s in history.skipped if s.commit.sha == failing), None)
     history.renamed = {
         new: (old, commits[sha]) for new, (old, sha) in saved.get("renamed", {}).items()
     }
@@ -146,7 +153,7 @@ def restore_checkpoint(timeline: Timeline, saved: dict[str, Any], start: int) ->
     history.walked = saved["walked"] + start
     history.oldest = commits.get(saved["oldest"]) if saved["oldest"] else None
     timeline.values = {key: change.value for key, change in history.current().items()}
-    timeline.last_location = Location(*saved["location"]) if saved["location"] else None
+    timeline.last_location = Location.restored(saved["location"]) if saved["location"] else None
     timeline.start = start
 
 

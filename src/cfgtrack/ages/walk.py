@@ -36,6 +36,7 @@ from cfgtrack.ages.parallel import (
     RecordingFiles,
     compose_payload,
     default_workers,
+    mask_payload,
     worker_pool,
 )
 from cfgtrack.ages.timeline import (
@@ -101,6 +102,7 @@ class _Walk:
         return cache_key(
             "composed",
             location.tree,
+            *location.search,
             location.config_name,
             self.version_base or "",
             ",".join(self.schemas[1]),
@@ -163,16 +165,25 @@ class _Walk:
             return {"absent": True}, False
         if self.cache is not None and (cached := self.cache.composed(self._key(step))):
             return cached, False
-        fingerprint = timeline.last_fingerprint
-        if fingerprint is not None and fingerprint.matches(location.config_name, listing):
+        fingerprint, last = timeline.last_fingerprint, timeline.last_location
+        same_search = last is not None and last.search == location.search
+        if (
+            fingerprint is not None
+            and same_search
+            and fingerprint.matches(location.config_name, listing)
+        ):
             return timeline.last_payload or {}, True
         return None
 
     def _submit(self, step: _Step) -> tuple[Future[dict[str, Any]], bool]:
         """The step's payload (composed now, in a worker, or known) and whether to cache it."""
         location, timeline = step.location, step.timeline
-        listing = self.objects.blob_ids(location.tree)
         future: Future[dict[str, Any]] = Future()
+        if location.missing:  # the folder or primary is gone at this commit
+            where = f"{location.folder or '.'}@{self.log[step.index].sha[:10]}"
+            future.set_result({"error": f"{where}: no config {location.config_name!r} here"})
+            return future, False
+        listing = self.objects.blob_ids(location.tree)
         known = self._known(step, listing)
         if known is not None:
             future.set_result(known[0])
@@ -223,17 +234,21 @@ class _Walk:
         timeline.last_location = step.location
         if payload.get("absent"):
             return
-        listing = self.objects.blob_ids(step.location.tree)
-        timeline.last_payload = payload
-        timeline.last_fingerprint = Fingerprint(
-            step.location.config_name,
-            yaml_names(listing),
-            {name: listing[name] for name in payload["accessed"]},
-        )
         if "error" in payload:
-            timeline.history.skipped.append(Skipped(commit, payload["error"]))
+            timeline.history.failing = Skipped(commit, payload["error"])
+            timeline.history.skipped.append(timeline.history.failing)
         else:
+            timeline.history.failing = None
             timeline.record(commit, payload["values"], set(payload["unresolved"]))
+        timeline.last_payload = timeline.last_fingerprint = None
+        if not step.location.missing:
+            listing = self.objects.blob_ids(step.location.tree)
+            timeline.last_payload = payload
+            timeline.last_fingerprint = Fingerprint(
+                step.location.config_name,
+                yaml_names(listing),
+                {name: listing[name] for name in payload["accessed"]},
+            )
 
 
 # --- walking ------------------------------------------------------------------------------------
@@ -297,7 +312,7 @@ def walk(
         if point is not None and point[0] < len(locations):
             index, saved = point
             try:
-                if saved["location"] and Location(*saved["location"]) == locations[index]:
+                if saved["location"] and Location.restored(saved["location"]) == locations[index]:
                     restore_checkpoint(timeline, saved, index)
             except DAMAGED_CHECKPOINT:  # walk this composition from the start
                 history = History(composition, head, walked=len(locations), cut=cut)
@@ -379,8 +394,10 @@ def _add_uncommitted(
                 env_group=composition.env_group,
             )
         except CfgtrackError as exc:
-            timeline.history.skipped.append(Skipped(now, redactor.text(str(exc))))
+            timeline.history.failing = Skipped(now, redactor.text(str(exc)))
+            timeline.history.skipped.append(timeline.history.failing)
             continue
+        timeline.history.failing = None
         timeline.record(
             now,
             redactor.fresh().flat(
@@ -388,18 +405,6 @@ def _add_uncommitted(
             ),
             set(composed.unresolved),
         )
-
-
-def mask_payload(payload: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """A composed payload with its values (and an error's text) masked."""
-    masked = dict(payload)
-    if "values" in payload:
-        secret_keys = redactor.referring_to_secrets(masked.pop("references", None))
-        masked["values"] = redactor.flat(payload["values"], secret_keys)
-        masked["unresolved"] = [redactor.name(key) for key in payload.get("unresolved", [])]
-    if "error" in payload:
-        masked["error"] = redactor.text(str(payload["error"]))
-    return masked
 
 
 # --- entry points for the commands --------------------------------------------------------------

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from hydra._internal import defaults_list as hydra_defaults_list
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.defaults_list import create_defaults_list
 from hydra.conf import HydraConf
@@ -199,6 +200,7 @@ def _composing(label: str, version_base: str | None) -> Iterator[None]:
         saved_base, saved_hydra_config = version.getbase(), HydraConfig.instance().cfg
         version.setbase(base)
         HydraConfig.instance().cfg = None  # ${hydra:...} must not resolve against a live run
+        hydra_defaults_list._create_interpolation_map = _interpolation_map_when_used
         try:
             yield
         except CfgtrackError:
@@ -211,8 +213,23 @@ def _composing(label: str, version_base: str | None) -> Iterator[None]:
                 "list name the config it is in?) or too deeply"
             ) from None
         finally:
+            hydra_defaults_list._create_interpolation_map = _INTERPOLATION_MAP
             HydraConfig.instance().cfg = saved_hydra_config
             version.version_base = saved_base
+
+
+_INTERPOLATION_MAP = hydra_defaults_list._create_interpolation_map
+
+
+def _interpolation_map_when_used(
+    overrides: Any, defaults: list[Any], self_added: bool
+) -> DictConfig | None:
+    """Hydra's map of known choices for a config's interpolated defaults (``db: ${x}``), built
+    only when one of the config's defaults interpolates: Hydra builds it for every config of the
+    defaults tree and reads it only then, and building it was half the cost of a compose."""
+    if not any(default.is_interpolation() for default in defaults):
+        return None
+    return _INTERPOLATION_MAP(overrides, defaults, self_added)
 
 
 @dataclass(frozen=True)

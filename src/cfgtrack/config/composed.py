@@ -10,7 +10,7 @@ from pathlib import PurePath
 from typing import Any
 
 from cfgtrack.config.flatten import flatten, leaf_key
-from cfgtrack.config.plain import resolve_tree
+from cfgtrack.config.interpolation import resolve_tree
 from cfgtrack.config.run_specific import restore_texts, run_specific_texts
 
 

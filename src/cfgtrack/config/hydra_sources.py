@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +24,7 @@ from hydra.core.object_type import ObjectType
 from hydra.core.plugins import Plugins
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 from hydra.plugins.search_path_plugin import SearchPathPlugin
+from hydra.version import VersionBase
 from omegaconf import OmegaConf
 
 from cfgtrack.config.yaml_files import parse_yaml
@@ -57,6 +58,8 @@ class Registered:
 REGISTERED: dict[str, Registered] = {}
 TOKENS = itertools.count()
 LOCK = threading.RLock()
+LOADED_LIMIT = 2048  # configs loaded for the fast path, kept across composes
+_LOADED: dict[tuple[Any, ...], ConfigResult | None] = {}
 
 
 def register(files: Mapping[str, bytes], label: str, *, bodies: bool) -> str:
@@ -86,6 +89,28 @@ class SearchPathRepository(ConfigRepository):
         self._folders, self._bodies, self._tokens = folders, bodies, tokens
         super().__init__(search_path)
 
+    def load_config(self, config_path: str) -> ConfigResult | None:
+        """Hydra's loaded config; on the fast path the same file at another commit (same bytes,
+        same rules) is loaded once per process, since a history walk composes the same files
+        again and again. The result is only read: its defaults list is copied before use."""
+        source = self._find_object_source(config_path, ObjectType.CONFIG)
+        if self._bodies or not isinstance(source, FilesConfigSource):
+            return super().load_config(config_path)
+        key = (
+            config_path,
+            source.provider,
+            source.data(config_path),
+            VersionBase.instance().getbase(),
+        )
+        with LOCK:
+            loaded = _LOADED.pop(key, None)
+            if loaded is None:
+                loaded = super().load_config(config_path)
+            _LOADED[key] = loaded  # the most recently used last
+            while len(_LOADED) > LOADED_LIMIT:
+                del _LOADED[next(iter(_LOADED))]
+        return None if loaded is None else replace(loaded, path=source.full_path())
+
     def initialize_sources(self, config_search_path: ConfigSearchPath) -> None:
         mapped = ConfigSearchPathImpl()
         for element in config_search_path.get_path():
@@ -100,7 +125,8 @@ class SearchPathRepository(ConfigRepository):
 
 
 def relative_search_folders(body: Any) -> list[str]:
-    """The relative ``file://`` entries of a primary config's ``hydra.searchpath``."""
+    """The relative folder entries of a primary config's ``hydra.searchpath`` (``file://x`` or
+    a plain ``x``, which Hydra reads as a file path)."""
     hydra = body.get(HYDRA_NODE) if isinstance(body, dict) else None
     entries = hydra.get("searchpath") if isinstance(hydra, dict) else None
     if not isinstance(entries, list):
@@ -109,7 +135,7 @@ def relative_search_folders(body: Any) -> list[str]:
         entry
         for entry in entries
         if isinstance(entry, str)
-        and entry.startswith("file://")
+        and (entry.startswith("file://") or "://" not in entry)  # Hydra: no scheme is a file
         and not entry.removeprefix("file://").startswith("/")
     ]
 
@@ -132,6 +158,11 @@ class FilesConfigSource(ConfigSource):
     @staticmethod
     def scheme() -> str:
         return FILES_SCHEME
+
+    def data(self, config_path: str) -> bytes | None:
+        """The bytes of a config file this source serves (None: it serves no such file)."""
+        name = self._normalize_file_name(config_path)
+        return self._registered.files[name] if name in self._configs else None
 
     def load_config(self, config_path: str) -> ConfigResult:
         name = self._normalize_file_name(config_path)

@@ -101,6 +101,17 @@ def audited(
     return Audited(settings, threshold, reviews, choose_envs(settings, envs))
 
 
+def composing_now(histories: Sequence[History]) -> None:
+    """Ages judged "now" need a config that composes now: when the newest state walked (HEAD,
+    or the work tree's edits) does not, that is the error, as ``cfgtrack diff`` reports it."""
+    for history in histories:
+        failing = history.failing
+        if failing is not None:
+            newest = "the work tree" if failing.commit.uncommitted else "HEAD"
+            reason = failing.error.strip().splitlines()[0] if failing.error else "no reason given"
+            raise CfgtrackError(f"{newest} does not compose, so nothing can be aged: {reason}")
+
+
 def gate_refusal(histories: Sequence[History], allow_shallow: bool) -> CfgtrackError | None:
     """Why a staleness gate cannot vouch for these ages (lower bounds), unless allowed."""
     cut = next((history.cut for history in histories if history.cut), None)

@@ -65,7 +65,7 @@ def report(
     from cfgtrack.ages.history import load_histories
     from cfgtrack.ages.production import ProductionModels, production_models
     from cfgtrack.render.audit.files import write_report
-    from cfgtrack.verbs.project import audited, gate_refusal, since_date
+    from cfgtrack.verbs.project import audited, composing_now, gate_refusal, since_date
 
     ask = audited(config_dir, config_name, envs, older_than, env_group)
     now = datetime.now(timezone.utc)
@@ -79,6 +79,8 @@ def report(
         since=since_date(since, as_of),
         on_progress=on_progress,
     )
+    if fail_on_stale:
+        composing_now(histories)
     judged = _judged_revision(ask.settings, rev, as_of, now)
     differences = _differences(ask.settings, ask.envs, overrides, judged)
     pairs = env_pairs(ask.envs, ask.settings)

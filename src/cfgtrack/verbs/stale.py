@@ -82,7 +82,7 @@ def stale(
     """
     from cfgtrack.ages.history import load_histories
     from cfgtrack.ages.stale import assess, parse_when
-    from cfgtrack.verbs.project import audited, gate_refusal, since_date
+    from cfgtrack.verbs.project import audited, composing_now, gate_refusal, since_date
 
     given = (
         parse_when(as_of, option="--as-of", end_of_day=True) if isinstance(as_of, str) else as_of
@@ -112,6 +112,7 @@ def stale(
         until=given,
         on_progress=on_progress,
     )
+    composing_now(histories)
     moment = given or datetime.now(timezone.utc)  # after the walk: uncommitted edits are "now"
     assessed = [(h, assess(h, ask.reviews, ask.threshold, moment)) for h in histories]
     refused = gate_refusal(histories, allow_shallow) if fail_on_stale else None
