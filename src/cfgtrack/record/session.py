@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ log = cfgtrack_logger()
 class _ProcessState:
     open_sessions: list[Session] = field(default_factory=list)
     interrupted_by: int | None = None
+    uncaught: BaseException | None = None  # what ends the process, as sys.excepthook saw it
     guards_installed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,8 +88,10 @@ class Session:
         """Put the run in the spool before anything else is written, so a run killed at any
         later moment is one ``gc`` and ``sync`` can see (see ``cfgtrack.delivery``)."""
         record = self.record
+        parent = self.parent or ParentRef("")  # a sweep's job records where its sweep does
         experiment = (
-            self.options.experiment
+            parent.experiment
+            or self.options.experiment
             or settings.experiment
             or config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
             or "Default"
@@ -95,7 +99,7 @@ class Session:
         plan = RunPlan(run_name(record), tags, None, {}, record["data"], views)
         delivery = Delivery(
             settings,
-            settings.resolved_tracking_uri(),
+            parent.tracking_uri or settings.resolved_tracking_uri(),
             experiment,
             record,
             self.parent,
@@ -251,7 +255,13 @@ class SweepSession(Session):
             warn_failed(
                 "starting the sweep's MLflow run", exc
             )  # its jobs then wait in the spool too
-        return ParentRef(self.record["run"]["local_id"], self.delivery.run_id)
+        delivery = self.delivery
+        return ParentRef(
+            self.record["run"]["local_id"],
+            delivery.run_id,
+            delivery.tracking_uri,
+            delivery.experiment,
+        )
 
     def children_failed(self) -> bool:
         """True when any job of the sweep ended FAILED or KILLED (in the spool or MLflow)."""
@@ -275,13 +285,26 @@ class KilledBySignal(Exception):
         super().__init__(f"the process was stopped by {name} ({signum})")
 
 
+def _exit_status() -> tuple[str, BaseException]:
+    """How runs still open at exit end: KILLED by a signal or an interrupt that nothing caught
+    (a cancelled Submitit job's task), else FAILED with the error that ended the process."""
+    if _STATE.interrupted_by is not None:
+        return "KILLED", KilledBySignal(_STATE.interrupted_by)
+    uncaught = _STATE.uncaught
+    if isinstance(uncaught, KeyboardInterrupt):
+        return "KILLED", uncaught
+    return "FAILED", uncaught or RuntimeError("the process exited before the run ended")
+
+
 def _finish_open_at_exit() -> None:
-    signum = _STATE.interrupted_by
+    status, exc = _exit_status()
     for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
-        if signum is not None:
-            session.finish("KILLED", KilledBySignal(signum))
-        else:
-            session.finish("FAILED", RuntimeError("the process exited before the run ended"))
+        session.finish(status, exc)
+
+
+def _note_uncaught(kind: type[BaseException], value: BaseException, tb: Any, previous: Any) -> None:
+    _STATE.uncaught = value
+    previous(kind, value, tb)
 
 
 def _on_signal(signum: int, frame: Any, previous: Any) -> None:
@@ -302,6 +325,8 @@ def install_process_guards() -> None:
             return
         _STATE.guards_installed = True
     atexit.register(_finish_open_at_exit)
+    previous_hook = sys.excepthook
+    sys.excepthook = lambda k, v, tb, p=previous_hook: _note_uncaught(k, v, tb, p)
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
