@@ -3,6 +3,7 @@ from the pickled launcher and callback, the way SLURM jobs run (``submitit_slurm
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from support.faults import FaultProxy
 from support.launchers import SCRIPT, WHOLE_SWEEP, cluster_project, landed, sweep_args
 from support.outages import server_runs, spool_entries, sync
 from support.project import Project
-from support.sweeps import CFGTRACK_SAYS
+from support.sweeps import CFGTRACK_SAYS, SERVER_ENV
 
 pytestmark = pytest.mark.slow
 LAUNCHER = "submitit_local"
@@ -61,7 +62,11 @@ def test_jobs_that_cannot_reach_the_server_wait_in_the_spool_for_sync(
     policy = CreatesOnlyTheSweep()
     proxy = FaultProxy(mlflow_server, policy=policy)
     project = cluster_project(tmp_path, proxy.url)
-    env = {"CFGTRACK_EXPERIMENT": "submitit-outage", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    env = {
+        **SERVER_ENV,  # the sweep's own run reaches the server even on a busy machine
+        "CFGTRACK_EXPERIMENT": "submitit-outage",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
     try:
         result = _sweep(project, tmp_path, env)
         assert result.returncode == 1, result.stderr[-3000:]
@@ -82,6 +87,20 @@ def test_jobs_that_cannot_reach_the_server_wait_in_the_spool_for_sync(
         proxy.close()
     assert code == 0, report
     runs = server_runs(mlflow_server, "submitit-outage")
-    assert landed(mlflow_server, runs) == WHOLE_SWEEP
+    expected = copy.deepcopy(WHOLE_SWEEP)
+    expected["jobs"]["ok"]["score"] = None  # the task logs metrics only to a run it can reach
+    assert landed(mlflow_server, runs) == expected
     assert spool_entries(project) == {}
     assert CFGTRACK_SAYS not in result.stderr.replace("cfgtrack sync", "")
+
+
+def test_strict_mode_refuses_the_sweep_before_submitit_submits_a_job(tmp_path: Path):
+    project = cluster_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    (project.root / "notes.txt").write_text("uncommitted\n")
+    result = _sweep(project, tmp_path, {"CFGTRACK_STRICT": "1"})
+    assert result.returncode == 2, result.stderr[-3000:]
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("cfgtrack:")]
+    assert line.startswith("cfgtrack: error: strict mode: the run does not start: ")
+    assert "uncommitted changes in notes.txt" in line
+    assert not list(project.root.glob("multirun/*/*/.submitit"))  # nothing was submitted
+    assert project.runs() == []
