@@ -49,7 +49,7 @@ def finished_runs(database: Path) -> int:
 def sweep(repo: Path, script: str, jobs: int, batch: int, env: dict[str, str]) -> dict:
     """One sweep: its jobs' times, its wall time and the runs it recorded."""
     shutil.rmtree(repo / "multirun", ignore_errors=True)
-    before = finished_runs(repo / "mlflow.db") if (repo / "mlflow.db").exists() else 0
+    before = finished_runs(repo / "mlflow.db")
     args = [
         "--multirun",
         "hydra/launcher=submitit_local",
@@ -57,16 +57,32 @@ def sweep(repo: Path, script: str, jobs: int, batch: int, env: dict[str, str]) -
         f"+job=range({jobs})",
     ]
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, script, *args], cwd=repo, env=env, check=True, capture_output=True
+    done = subprocess.run(
+        [sys.executable, script, *args], cwd=repo, env=env, capture_output=True, text=True
     )
     wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"the {script} sweep failed:\n{done.stderr[-3000:]}")
     logs = sorted(repo.glob("multirun/*/*/.submitit/*/*_log.out"))
     return {
         "times": [job_seconds(log) for log in logs],
         "wall": wall,
         "recorded": finished_runs(repo / "mlflow.db") - before,
     }
+
+
+def project(base: Path, script: str) -> tuple[Path, dict[str, str]]:
+    """A committed repository of ``bench_overhead.py``'s apps, its environment, and one run of
+    ``script`` done (it creates the database and experiment before the jobs race for them)."""
+    repo = repository(base)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CFGTRACK_"))}
+    env.update(
+        MLFLOW_TRACKING_URI=f"sqlite:///{repo / 'mlflow.db'}",
+        CFGTRACK_EXPERIMENT="tracked",
+        XDG_CACHE_HOME=str(base / "cache"),
+    )
+    subprocess.run([sys.executable, script], cwd=repo, env=env, check=True, capture_output=True)
+    return repo, env
 
 
 def main() -> None:
@@ -77,33 +93,20 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder)
-        repos = {}
-        for name in VARIANTS:
-            repos[name] = repository(base / name.replace(" ", "-"))
+        projects = {
+            name: project(Path(folder) / name.replace(" ", "-"), script)
+            for name, script in VARIANTS.items()
+        }
         for _ in range(args.repeats):
             for name, script in VARIANTS.items():
-                repo = repos[name]
-                env = {
-                    k: v
-                    for k, v in os.environ.items()
-                    if not k.startswith(("MLFLOW_", "CFGTRACK_"))
-                }
-                env.update(
-                    MLFLOW_TRACKING_URI=f"sqlite:///{repo / 'mlflow.db'}",
-                    CFGTRACK_EXPERIMENT="tracked",
-                    XDG_CACHE_HOME=str(base / "cache"),
-                )
+                repo, env = projects[name]
                 results[name].append(sweep(repo, script, args.jobs, args.batch, env))
     medians = {
         name: statistics.median(t for r in runs for t in r["times"])
         for name, runs in results.items()
     }
     expected = {"tracked": args.jobs + 1, "by hand": args.jobs}
-    print(
-        f"jobs per sweep: {args.jobs}, {args.batch} at a time; "
-        f"sweeps of each variant: {args.repeats}"
-    )
+    print(f"jobs per sweep: {args.jobs}, {args.batch} at a time; sweeps of each: {args.repeats}")
     for name, runs in results.items():
         walls = ", ".join(f"{r['wall']:.0f} s" for r in runs)
         recorded = ", ".join(f"{r['recorded']}/{expected[name]}" for r in runs)

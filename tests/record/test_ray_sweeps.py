@@ -3,7 +3,8 @@ temp folder in the test's) runs each job in a Ray worker from the pickled callba
 
 The app runs with the Ray extra's own virtualenv (``make ray-venv``, part of ``make test``):
 hydra-ray-launcher needs cloudpickle < 3, which this suite's joblib launcher does not accept.
-Starting Ray is slow (10-20 s), so one sweep on a tracking server is checked for everything.
+Starting Ray is slow (10-20 s), so one sweep on a tracking server is checked for everything;
+strict mode refuses a sweep before any launcher starts (``test_submitit_sweeps.py``).
 """
 
 from __future__ import annotations
@@ -64,17 +65,3 @@ def test_a_ray_sweep_on_a_tracking_server(
     assert list(ray_temp.glob("session_*"))  # Ray kept to the test's folder
     assert spool_entries(project) == {}
     assert CFGTRACK_SAYS not in result.stdout
-
-
-def test_strict_mode_refuses_a_ray_sweep_before_ray_starts(
-    tmp_path: Path, ray_python: str, ray_temp: Path
-):
-    project = cluster_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
-    (project.root / "notes.txt").write_text("uncommitted\n")
-    result = _sweep(project, tmp_path, ray_temp, ray_python, {"CFGTRACK_STRICT": "1"})
-    assert result.returncode == 2, result.stderr[-3000:]
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("cfgtrack:")]
-    assert line.startswith("cfgtrack: error: strict mode: the run does not start: ")
-    assert "uncommitted changes in notes.txt" in line
-    assert not list(ray_temp.iterdir())  # no Ray cluster was started
-    assert project.runs() == []

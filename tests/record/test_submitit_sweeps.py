@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from support.faults import FaultProxy
-from support.launchers import SCRIPT, WHOLE_SWEEP, cluster_project, landed, sweep_args
+from support.launchers import (
+    SCRIPT,
+    WHOLE_SWEEP,
+    assert_refused_by_strict_mode,
+    cluster_project,
+    landed,
+    sweep_args,
+)
 from support.outages import server_runs, spool_entries, sync
 from support.project import Project
 from support.sweeps import CFGTRACK_SAYS, SERVER_ENV
@@ -98,9 +105,5 @@ def test_strict_mode_refuses_the_sweep_before_submitit_submits_a_job(tmp_path: P
     project = cluster_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     (project.root / "notes.txt").write_text("uncommitted\n")
     result = _sweep(project, tmp_path, {"CFGTRACK_STRICT": "1"})
-    assert result.returncode == 2, result.stderr[-3000:]
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("cfgtrack:")]
-    assert line.startswith("cfgtrack: error: strict mode: the run does not start: ")
-    assert "uncommitted changes in notes.txt" in line
+    assert_refused_by_strict_mode(project, result)
     assert not list(project.root.glob("multirun/*/*/.submitit"))  # nothing was submitted
-    assert project.runs() == []

@@ -70,6 +70,16 @@ def sweep_args(launcher: str, decoy: Path, *extra: str) -> tuple[str, ...]:
     )
 
 
+def assert_refused_by_strict_mode(project: Project, result: Any) -> None:
+    """The sweep stopped on strict mode's one line (the uncommitted ``notes.txt``), exit 2,
+    before any run was recorded."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("cfgtrack:")]
+    assert line.startswith("cfgtrack: error: strict mode: the run does not start: ")
+    assert "uncommitted changes in notes.txt" in line
+    assert project.runs() == []
+
+
 def ray_args(temp_dir: Path) -> tuple[str, ...]:
     """A local Ray cluster on loopback only, without its dashboard, in ``temp_dir``."""
     init = "++hydra.launcher.ray.init"
