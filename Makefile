@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cfgtrack-installed
 # hydra-ray-launcher needs cloudpickle<3, joblib>=1.6 (the joblib launcher) cloudpickle>=3: the
 # Ray tests run their Hydra apps with this virtualenv's interpreter.
-RAY_VENV ?= .venv-ray
+RAY_VENV := .venv-ray
 RAY_STAMP := $(RAY_VENV)/.cfgtrack-installed
 
 .PHONY: demo test lint bench clean install ray-venv system-deps

@@ -10,7 +10,6 @@ launchers cancel a job by interrupting its task (``submitit``'s ``cancel`` sends
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ PARENT_END = "FAILED"
 REPO = Path(__file__).resolve().parents[2]
 # The Ray extra's own virtualenv (``make ray-venv``, part of ``make test``): hydra-ray-launcher
 # needs cloudpickle < 3, the joblib launcher's joblib >= 1.6 needs cloudpickle >= 3.
-RAY_PYTHON = Path(os.environ.get("CFGTRACK_RAY_PYTHON", REPO / ".venv-ray" / "bin" / "python"))
+RAY_PYTHON = REPO / ".venv-ray" / "bin" / "python"
 
 
 def cluster_project(base: Path, tracking_uri: str) -> Project:
