@@ -1,5 +1,7 @@
 # Two commands set up everything on a fresh machine:
-#   make demo   creates .venv, installs cfgtrack, runs the tracked example and shows the record
+#   make demo   creates .venv, installs cfgtrack, runs the tracked example, registers its model,
+#               compares staging with prod and the model with prod, and writes a quarterly
+#               audit of a backdated copy of the example
 #   make test   installs system packages (chromium, postgresql) when missing, the test extras,
 #               the Ray launcher's own virtualenv (.venv-ray), then runs lint + the whole suite
 PYTHON ?= python3
@@ -29,15 +31,35 @@ $(RAY_STAMP): pyproject.toml
 
 ray-venv: $(RAY_STAMP)
 
+# cfgtrack diff exits 1 when it finds differences: that is the demo's point, not a failure
+# (exit 2, bad input, still stops it).
+FINDINGS_OK = || [ $$? -eq 1 ]
+CFGTRACK := $(VENV)/bin/cfgtrack
+
 demo: $(STAMP)
 	$(PY) examples/train.py
 	$(PY) examples/train.py --multirun model=logreg,forest env=prod
-	$(VENV)/bin/cfgtrack runs --limit 5
+	$(CFGTRACK) runs --limit 5
 	@echo
-	$(VENV)/bin/cfgtrack show
-	@echo "Everything above is in $(CURDIR)/mlflow.db. Browse it with:"
+	$(CFGTRACK) show
+	@echo
+	$(PY) examples/register_model.py --name fraud --alias champion
+	$(CFGTRACK) diff staging prod $(FINDINGS_OK)
+	@echo
+	$(CFGTRACK) diff models:/fraud@champion prod $(FINDINGS_OK)
+	@echo
+	@history=$$(mktemp -d)/cfgtrack-example && set -x \
+	  && $(PY) examples/make_history.py $$history && cd $$history \
+	  && $(abspath $(PY)) examples/train.py env=prod model.C=0.8 \
+	  && $(abspath $(PY)) examples/register_model.py --name fraud --alias champion \
+	  && $(abspath $(CFGTRACK)) stale prod \
+	  && $(abspath $(CFGTRACK)) report --out $$history/cfgtrack-audit \
+	  && { set +x; } 2>/dev/null \
+	  && echo && echo "Quarterly audit of the backdated example: $$history/cfgtrack-audit/" \
+	  && ls $$history/cfgtrack-audit/*.html
+	@echo "The runs above are in $(CURDIR)/mlflow.db. Browse them with:"
 	@echo "  $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
-	@echo "or show any run:  $(VENV)/bin/cfgtrack show <run id>"
+	@echo "or show any run:  $(CFGTRACK) show <run id>  (or models:/fraud@champion)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks

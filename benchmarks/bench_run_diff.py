@@ -102,6 +102,11 @@ def main() -> None:
             server.stop()
     load = os.getloadavg()[0]
     print(f"mlflow server on 127.0.0.1, {args.repeats} interleaved runs each, load {load:.1f}")
+    print_medians(times)
+
+
+def print_medians(times: dict[str, list[tuple[float, float]]]) -> None:
+    """One line per command: the median wall and CPU time of its (wall, CPU) measurements."""
     for name, measured in times.items():
         wall = statistics.median(w for w, _ in measured) * 1000
         cpu = statistics.median(c for _, c in measured) * 1000

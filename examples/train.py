@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import mlflow.sklearn
 import numpy as np
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
@@ -50,6 +51,15 @@ def main(cfg: DictConfig) -> float:
     accuracy = float(model.score(x_test, y_test))
     if mlflow.active_run():
         mlflow.log_metric("accuracy", accuracy)
+        # The model lands in the tracked run, so a registered version leads back to its config
+        # (``cfgtrack diff models:/NAME@ALIAS prod``). Requirements are given and cloudpickle
+        # used, which keeps logging to ~1 s (inferring them, or skops, takes seconds).
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            pip_requirements=["scikit-learn"],
+            serialization_format="cloudpickle",
+        )
     Path(cfg.output.model_path).write_text(json.dumps({"model": cfg.model.name}))
     print(f"accuracy={accuracy:.3f} model={cfg.model.name} rows={len(features)}")
     return accuracy

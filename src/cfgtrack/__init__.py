@@ -2,9 +2,10 @@
 
 One function per CLI verb (``runs``, ``show``, ``diff``, ``stale``, ``history``, ``review``,
 ``report``, ``sync``, ``gc``, ``reproduce``), each returning a result with its ``exit_code``,
-plus the Hydra entry points (``track``, ``TrackingCallback``), ``load_config`` and
-``load_settings``. Names are imported lazily so that ``import cfgtrack`` (and the CLI) stays
-fast: MLflow and Hydra load only when a function that needs them is called.
+plus ``runs_frame`` (runs as a pandas DataFrame), the Hydra entry points (``track``,
+``TrackingCallback``), ``load_config`` and ``load_settings``. Names are imported lazily so
+that ``import cfgtrack`` (and the CLI) stays fast: MLflow and Hydra load only when a function
+that needs them is called.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _PUBLIC = {
     "load_config": "cfgtrack.compare.sources",
     "runs": "cfgtrack.verbs.runs",
     "show": "cfgtrack.verbs.runs",
+    "runs_frame": "cfgtrack.verbs.runs",
     "diff": "cfgtrack.verbs.diff",
     "stale": "cfgtrack.verbs.stale",
     "history": "cfgtrack.verbs.history",

@@ -64,6 +64,9 @@ DEFAULT_MACHINE_ENV = (
 )
 
 DEFAULT_ENV_GROUP = "env"
+# What must be the same, besides the config hash, for a finished run to stand for a new one.
+SKIP_MATCH_PARTS = ("data", "commit")
+DEFAULT_SKIP_MATCH = ("data",)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]|seconds?|minutes?|hours?|days?|weeks?|years?)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -83,6 +86,17 @@ def parse_duration(text: str) -> timedelta:
         raise CfgtrackError(f"duration {text!r} is too long; keep it under 10000 years") from None
 
 
+def duration_text(seconds: float) -> str:
+    """A duration for people, in its largest unit and the next one as ``parse_duration`` names
+    them: ``3d 4h``, ``5h 12m``, ``7d``, ``40s``; a negative one (a clock ahead) is ``0s``."""
+    left = max(int(seconds), 0)
+    units = [unit for unit in ("d", "h", "m", "s") if left >= _UNIT_SECONDS[unit]] or ["s"]
+    count, rest = divmod(left, _UNIT_SECONDS[units[0]])
+    following = {"d": "h", "h": "m", "m": "s"}.get(units[0])
+    smaller = rest // _UNIT_SECONDS[following] if following else 0
+    return f"{count}{units[0]} {smaller}{following}" if smaller else f"{count}{units[0]}"
+
+
 def _truthy(text: str) -> bool:
     return text.strip().lower() not in {"0", "false", "no", "off", ""}
 
@@ -96,6 +110,7 @@ class Settings:
     config_name: str = "config"
     env_group: str = DEFAULT_ENV_GROUP
     stale_after: str = "365d"
+    data_max_age: str | None = None
     tracking_uri: str | None = None
     experiment: str | None = None
     mlflow: bool = True
@@ -109,10 +124,13 @@ class Settings:
     machine_env: tuple[str, ...] = DEFAULT_MACHINE_ENV
     schema_modules: tuple[str, ...] = ()
     compare_envs: tuple[str, ...] = ()
+    audit_models: tuple[str, ...] = ()
     data_cache: Path = field(default_factory=lambda: default_cache_dir() / "fingerprints.json")
     tracking_timeout: float = 5.0
     heartbeat_interval: float = 30.0
     spool_dir: Path | None = None
+    skip_finished: bool = False
+    skip_finished_match: tuple[str, ...] = DEFAULT_SKIP_MATCH
     source: Path | None = None
 
     @property
@@ -166,14 +184,23 @@ _STRING_KEYS = {
     "config_name",
     "env_group",
     "stale_after",
+    "data_max_age",
     "tracking_uri",
     "experiment",
     "production_env",
     "staging_env",
     "version_base",
 }
-_BOOL_KEYS = {"mlflow", "strict", "follow_renames"}
-_LIST_KEYS = {"env_allowlist", "redact_keys", "machine_env", "schema_modules", "compare_envs"}
+_BOOL_KEYS = {"mlflow", "strict", "follow_renames", "skip_finished"}
+_LIST_KEYS = {
+    "env_allowlist",
+    "redact_keys",
+    "machine_env",
+    "schema_modules",
+    "compare_envs",
+    "audit_models",
+    "skip_finished_match",
+}
 _PATH_KEYS = {"data_cache", "spool_dir"}
 _NUMBER_KEYS = {"tracking_timeout", "heartbeat_interval"}  # seconds
 _KNOWN = _STRING_KEYS | _BOOL_KEYS | _LIST_KEYS | _PATH_KEYS | _NUMBER_KEYS
@@ -233,7 +260,11 @@ def _check(pyproject: Path | str, key: str, value: Any) -> Any:
         )
     if key == "compare_envs" and not all(re.fullmatch(r"[^:]+:[^:]+", item) for item in value):
         raise CfgtrackError(f'{where}: list env pairs as "left:right", got {value!r}')
-    if key == "stale_after":
+    if key == "skip_finished_match" and not set(value) <= set(SKIP_MATCH_PARTS):
+        raise CfgtrackError(
+            f'{where}: list what must match from "data" and "commit", got {value!r}'
+        )
+    if key in {"stale_after", "data_max_age"}:
         try:
             parse_duration(value)
         except CfgtrackError as exc:
@@ -274,12 +305,13 @@ def _from_environment(problems: list[str] | None = None) -> dict[str, Any]:
             continue
         if key in _BOOL_KEYS:
             values[key] = _truthy(raw)
-        elif key in _LIST_KEYS:
-            values[key] = [item.strip() for item in raw.split(",") if item.strip()]
-        else:
-            checked = _checked(f"CFGTRACK_{key.upper()}", key, raw, problems)
-            if checked is not _INVALID:
-                values[key] = checked
+            continue
+        value: Any = raw
+        if key in _LIST_KEYS:
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        checked = _checked(f"CFGTRACK_{key.upper()}", key, value, problems)
+        if checked is not _INVALID:
+            values[key] = checked
     return values
 
 

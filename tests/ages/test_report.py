@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from support import REPO_ROOT
+from support.browser import browse, pixels_near
 from support.cli import clean_env
 from support.git import commit, git
 from support.histories import CONFIG, day, retuned_project, run
@@ -106,36 +106,6 @@ def test_report_files_agree_and_cover_the_quarter(repo):
     assert "Ages are lower bounds" not in markdown
 
 
-def chromium() -> str:
-    """Debian's chromium, which ``make test`` installs (scripts/install-system-deps.sh)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    if os.environ.get("CI"):
-        pytest.fail("chromium is needed to check the HTML report: make system-deps installs it")
-    pytest.skip("chromium is not installed (make system-deps installs it)")
-
-
-def browse(html: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = html.parent / "chromium-profile"
-    return subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9",  # no network: the file must not need it
-            *args,
-            html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_html_report_renders_table_and_chart_in_chromium(repo, tmp_path):
     result, out = write_report(repo)
@@ -159,16 +129,12 @@ def test_html_report_renders_table_and_chart_in_chromium(repo, tmp_path):
     shot = browse(html, f"--screenshot={screenshot}", "--window-size=1200,1000")
     assert shot.returncode == 0 and screenshot.is_file(), shot.stderr
     import matplotlib
-    from PIL import Image
 
-    pixels = list(Image.open(screenshot).convert("RGB").getdata())
     buckets = matplotlib.colormaps["viridis_r"].resampled(6)
-    drawn = []
-    for index in range(6):
-        colour = [round(channel * 255) for channel in buckets(index)[:3]]
-        drawn.append(
-            sum(1 for p in pixels if sum(abs(a - b) for a, b in zip(p, colour, strict=True)) < 30)
-        )
+    drawn = [
+        pixels_near(screenshot, tuple(round(channel * 255) for channel in buckets(index)[:3]))
+        for index in range(6)
+    ]
     assert sum(count > 300 for count in drawn) >= 2, drawn  # bars of several age buckets
 
 

@@ -168,3 +168,23 @@ def test_modules_stay_small():
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_only_the_git_folder_talks_to_git():
+    """GitPython and git subprocesses live in ``git/``; every other part asks it."""
+    wrong = []
+    for name, path in _modules().items():
+        if _part(name) == "git":
+            continue
+        relative = path.relative_to(PACKAGE).as_posix()
+        wrong += [
+            f"{relative}:{line} imports GitPython"
+            for module, _, line in _imports(name, path)
+            if module.split(".")[0] == "git"
+        ]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.List) and node.elts:
+                first = node.elts[0]
+                if isinstance(first, ast.Constant) and first.value == "git":
+                    wrong.append(f"{relative}:{node.lineno} runs git itself")
+    assert wrong == []

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,7 @@ def dataset(tmp_path: Path) -> Path:
 def test_file_digest_is_sha256_of_its_bytes(dataset: Path, tmp_path: Path) -> None:
     [entry] = fingerprint_paths(["train.csv"], dataset, tmp_path / "cache.json")
 
+    modified = datetime.fromtimestamp((dataset / "train.csv").stat().st_mtime, timezone.utc)
     assert entry == {
         "name": "train.csv",
         "path": str(dataset / "train.csv"),
@@ -61,6 +63,7 @@ def test_file_digest_is_sha256_of_its_bytes(dataset: Path, tmp_path: Path) -> No
         "sha256": sha(b"x,y\n1,2\n"),
         "size_bytes": 8,
         "files": 1,
+        "newest_mtime": modified.isoformat(timespec="milliseconds"),
         "cached": False,
         "error": None,
     }

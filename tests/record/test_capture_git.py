@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cfgtrack.record.capture.git import capture_git, sanitize_url
+from cfgtrack.record.capture.git import capture_git
 from cfgtrack.record.capture.patch import MAX_FILE_BYTES, MAX_PATCH_BYTES
+from cfgtrack.redact.urls import sanitize_url
 from support.git import AUTHOR, add_history, clone_at, commit, git, init_repo, write
 
 BASE_FILES = {

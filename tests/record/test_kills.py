@@ -4,13 +4,22 @@ ran; concurrent syncs upload each run exactly once and do not fail for each othe
 from __future__ import annotations
 
 import os
+import signal
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from support.kills import collect_and_sync, concurrent_syncs, ended_spool, kill_at_random, tally
+from support.kills import (
+    collect_and_sync,
+    concurrent_syncs,
+    ended_spool,
+    kill_at_random,
+    sweep_killed_by_its_first_job,
+    tally,
+)
 from support.outages import server_runs
+from support.planted import APP, IN_CONFIG, IN_SWEEP, leaks, planted_project
 from support.project import Project
 
 
@@ -22,6 +31,18 @@ def test_runs_sigkilled_at_random_moments_all_reach_mlflow_once(project: Project
     counts = tally(project, project.tracking_uri)
     assert counts.runs >= 3  # runs that got as far as their output folder's record
     assert (counts.lost, counts.duplicated, counts.left_running) == (0, 0, 0), counts
+
+
+def test_a_sweep_killed_by_its_first_job_leaves_multirun_yaml_masked(tmp_path: Path):
+    project = planted_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    sweep = f"+sweep.api_token={IN_SWEEP['sweep value 1']},{IN_SWEEP['sweep value 2']}"
+    code = sweep_killed_by_its_first_job(project, APP, "model=small,large", sweep, env={})
+    assert code == -signal.SIGKILL
+    saved = list((project.root / "multirun").glob("*/*/multirun.yaml"))
+    assert len(saved) == 1
+    text = saved[0].read_bytes()
+    assert b"REDACTED" in text and not leaks([(saved[0], text)]), leaks([(saved[0], text)])
+    assert IN_CONFIG["db.password"].encode() not in text
 
 
 @pytest.mark.server

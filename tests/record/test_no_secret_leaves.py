@@ -1,6 +1,7 @@
 """No planted secret leaves: tracked runs (one run, a sweep with a job that fails to compose, a
-run while the server is down and its ``cfgtrack sync``), then every verb in every format, and
-every byte written (store, artifacts, spool, outputs, caches, reports, the history cache, stdout
+run while the server is down and its ``cfgtrack sync``, a run against a live ``mlflow server``),
+then every verb in every format, and every byte written (store, artifacts, spool, outputs,
+caches, reports, the history cache, the live server's backend store and artifact folder, stdout
 and stderr) is scanned for every planted secret."""
 
 from __future__ import annotations
@@ -118,9 +119,20 @@ def _unpacked_history_cache(path: Path) -> bytes:
         return b"".join(zlib.decompress(row[0]) for row in rows)
 
 
+def _server_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Every file of the live server: its backend store (with its journal) and artifacts."""
+    return {
+        f"server {path}": data
+        for folder in tmp_path_factory.getbasetemp().glob("mlflow-server*")
+        for path, data in all_files(folder).items()
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a dozen tracked runs and some thirty whole commands
-def test_no_planted_secret_leaves_any_run_or_verb(tmp_path: Path):
+def test_no_planted_secret_leaves_any_run_or_verb(
+    tmp_path: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory
+):
     project = _project(tmp_path)
     assert len(ALL_PLANTED) >= 60
     before = all_files(tmp_path)
@@ -163,6 +175,11 @@ def test_no_planted_secret_leaves_any_run_or_verb(tmp_path: Path):
     shown("sync", synced)
     assert synced.returncode == 0, synced.stdout + synced.stderr
 
+    live = {"MLFLOW_TRACKING_URI": mlflow_server}
+    served = project.run(*OVERRIDES, env={**env, **live}, script=APP)
+    shown("run against a live server", served)
+    assert served.returncode == 0, served.stderr[-3000:]
+
     runs = [
         run for run in project.runs(EXPERIMENT) if run.data.tags.get("cfgtrack.sweep") != "true"
     ]
@@ -203,6 +220,19 @@ def test_no_planted_secret_leaves_any_run_or_verb(tmp_path: Path):
             shown(" ".join(args), result)
             assert result.returncode in (0, 1, 2), (args, result.stderr[-2000:])
 
+    # the verbs against the live server, on the run it holds
+    [on_server] = Project(project.root, mlflow_server).runs(EXPERIMENT)[-1:]
+    server_id = on_server.info.run_id
+    for args in (
+        ["runs", "-f", "json"],
+        ["show", server_id, "-f", "md"],
+        ["diff", f"run:{server_id}", "staging", "-f", "md"],
+    ):
+        result = project.cli(*args, env={**env, **FAIL_FAST, **live})
+        shown("server " + " ".join(args), result)
+        assert result.returncode in (0, 1), (args, result.stderr[-2000:])
+    assert server_id in outputs["server runs -f json stdout"].decode()
+
     # 3. every byte: files written or changed since the sources were planted, the history
     # cache unpacked, and everything printed
     written = {
@@ -214,7 +244,10 @@ def test_no_planted_secret_leaves_any_run_or_verb(tmp_path: Path):
     assert any("spool" in name for name in written) or synced.stdout
     assert any(name.endswith("fingerprints.json") for name in written)
     assert any(name.startswith(str(reports)) for name in written)
-    leaks = _leaks({**written, **outputs})
+    server = _server_files(tmp_path_factory)
+    assert any(name.endswith("server.db") for name in server)
+    assert any(name.endswith("record.json") for name in server)  # its artifacts
+    leaks = _leaks({**written, **server, **outputs})
     assert not leaks, f"{len(leaks)} of {len(ALL_PLANTED)} planted secrets found:\n" + "\n".join(
         leaks
     )

@@ -148,10 +148,16 @@ def test_run_against_run_in_every_aspect(lineage: Lineage) -> None:
     assert {"model.name", "serving.replicas", "trainer.epochs"} <= changed
     packages = document["environment"]["packages"]
     assert packages["added"] == [
-        {"name": "lineage-probe", "left": None, "right": "1.0", "kind": "added"}
+        {"name": "lineage-probe", "left": None, "right": "1.0", "kind": "added", "secret": None}
     ]
     assert packages["changed"] == [
-        {"name": SHADOWED, "left": version(SHADOWED), "right": "0.0.1", "kind": "changed"}
+        {
+            "name": SHADOWED,
+            "left": version(SHADOWED),
+            "right": "0.0.1",
+            "kind": "changed",
+            "secret": None,
+        }
     ]
     assert packages["removed"] == [] and packages["equal"] > 50
     assert document["environment"]["python"]["same"] is True
@@ -354,7 +360,7 @@ def test_stale_from_backdated_runs_of_a_project_without_git(tmp_path: Path) -> N
 
 
 def test_environment_facts_as_recorded_on_a_gpu_machine() -> None:
-    from cfgtrack.compare.run_diff import environment_changes, gpu_text
+    from cfgtrack.compare.run_environment import environment_changes, gpu_text
 
     device = {"name": "NVIDIA A100-SXM4-40GB", "memory_total_mb": 40960, "driver": "535.104"}
     gpu = {"devices": [device, device], "cuda_version": "12.2", "source": "nvidia-smi"}

@@ -47,6 +47,44 @@ def kill_at_random(project: Project, runs: int, seed: int, env: dict[str, str]) 
     return killed
 
 
+GROUP_KILLER = """\
+import os
+import signal
+
+from hydra.experimental.callback import Callback
+
+
+class KillGroup(Callback):
+    def on_job_start(self, config, **kwargs):
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the whole sweep dies with its first job
+"""
+
+
+def sweep_killed_by_its_first_job(
+    project: Project, script: str, *args: str, env: dict[str, str]
+) -> int:
+    """A basic-launcher sweep of ``script`` whose first job SIGKILLs its own process group as it
+    starts (as an OOM killer or a CI timeout ends a whole job tree), from a callback that runs
+    before cfgtrack's; the sweep's return code. The sweep runs in a process group of its own,
+    so the test survives it."""
+    (project.root / "group_killer.py").write_text(GROUP_KILLER)
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            str(project.root / script),
+            "--multirun",
+            "+hydra.callbacks.killer._target_=group_killer.KillGroup",
+            *args,
+        ],
+        cwd=project.root,
+        env=project.env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return process.wait(timeout=300)
+
+
 def _start(project: Project, folder: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [PYTHON, str(project.root / "app.py"), f"hydra.run.dir={folder}"],

@@ -14,7 +14,7 @@ from support.git import commit, git, write
 from support.project import CONFIG, Project, make_project
 
 MASK = "***REDACTED***"
-DIGEST = re.compile(r"\*\*\*REDACTED:[0-9a-f]{12}\*\*\*")
+DIGEST = re.compile(r"\*\*\*REDACTED:(?:[0-9a-f]{8}:)?[0-9a-f]{12}\*\*\*")
 
 
 def plain(text: str) -> str:

@@ -11,13 +11,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfgtrack.ages.model import Change, History, same_value
 from cfgtrack.ages.reviews import Review
 from cfgtrack.ages.stale import Parameter, assess
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings
+
+if TYPE_CHECKING:
+    from cfgtrack.ages.debt import Debt
+    from cfgtrack.ages.production import ProductionModels
 
 DIVERGENCE_AGE = timedelta(days=365)
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
@@ -52,6 +56,12 @@ class Quarter:
     @property
     def last_day(self) -> date:
         return (self.end - timedelta(days=1)).date()
+
+    @property
+    def previous(self) -> Quarter:
+        return (
+            Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+        )
 
     @property
     def end(self) -> datetime:
@@ -120,6 +130,8 @@ class Audit:
     divergences: list[Divergence]
     undocumented: list[EnvDifference] | None = None
     undocumented_note: str = ""
+    models: ProductionModels | None = None
+    debt: Debt | None = None  # the cost of debt, from the tracking store (see ages/debt.py)
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property

@@ -91,7 +91,8 @@ def load_histories(
     import_schema_modules(settings)
     compositions = [Composition(env, settings.env_group, tuple(overrides)) for env in envs]
     redactor = project_redactor(settings)
-    cache = HistoryCache.for_repository(repo_root, masks=redactor.key_id) if use_cache else None
+    masks = redactor.mask_scheme
+    cache = HistoryCache.for_repository(repo_root, masks=masks) if use_cache else None
     try:
         histories = walk(
             repo_root,
@@ -144,7 +145,7 @@ def cached_history(
     For callers that show ages only when they cost nothing (``cfgtrack diff`` without ``--ages``).
     """
     repo_root, folder = config_folder(settings)
-    masks = project_redactor(settings).key_id
+    masks = project_redactor(settings).mask_scheme
     cache = HistoryCache.for_repository(repo_root, create=False, masks=masks)
     if cache is None:
         return None

@@ -10,7 +10,10 @@ from cfgtrack.cli.options import ENV_GROUP, FORMAT, OutputFormat, finish
 
 
 def diff(
-    left: str = typer.Argument(..., help="Env name, file, run:<id>, or any of these @<git rev>."),
+    left: str = typer.Argument(
+        ...,
+        help="Env name, file, run:<id>, models:/NAME@ALIAS or /VERSION; env or file @<git rev>.",
+    ),
     right: str = typer.Argument(..., help="The other side, same grammar."),
     output: OutputFormat = FORMAT,
     only_undocumented: bool = typer.Option(
@@ -45,7 +48,7 @@ def diff(
     what: str = typer.Option(
         None,
         "--what",
-        help="For run:A run:B, which aspects: config,env,git,data (default: all).",
+        help="For two runs (run:<id>, models:/...), which aspects: config,env,git,data.",
     ),
 ) -> None:
     """Compare two composed configs key by key; exit 0 when every difference is documented,

@@ -27,7 +27,17 @@ class OutputFormat(str, Enum):
     md = "md"
 
 
+class RowsFormat(str, Enum):
+    """Formats of verbs that list rows, which print CSV too (for spreadsheets and scripts)."""
+
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+
+
 FORMAT = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or md.")
+ROWS_FORMAT = typer.Option(RowsFormat.table, "--format", "-f", help="table, json, md or csv.")
 TRACKING_URI = typer.Option(None, "--tracking-uri", help="Default: project settings.")
 EXPERIMENT = typer.Option(None, "--experiment", "-e", help="Only this experiment.")
 CONFIG_DIR = typer.Option(None, "--config-dir", help="Config folder (default: config_dir setting).")

@@ -8,7 +8,6 @@ import typer
 
 from cfgtrack.cli.options import (
     ALLOW_SHALLOW,
-    FAIL_ON_STALE,
     OLDER_THAN,
     WalkOptions,
     finish,
@@ -26,11 +25,18 @@ def report(
     log_to_mlflow: bool = typer.Option(
         False, "--log-to-mlflow", help="Log the files as artifacts of an audit run in MLflow."
     ),
-    fail_on_stale: bool = FAIL_ON_STALE,
+    fail_on_stale: bool = typer.Option(
+        False,
+        "--fail-on-stale",
+        help="Exit 1 when an unreviewed stale parameter exists, or a production model (an "
+        "alias) was trained over the threshold ago on a config its env has changed since.",
+    ),
     allow_shallow: bool = ALLOW_SHALLOW,
     walk: WalkOptions = None,  # given by @walk_options
 ) -> None:
-    """Write the audit of a quarter: stale parameters, changes, drift between envs, a chart."""
+    """Write the audit of a quarter: stale parameters, changes, drift between envs, production
+    models (each registered alias against its env's config today) and the cost of debt counted
+    from the tracking store, with charts."""
     from cfgtrack.render.ages import render_report
     from cfgtrack.verbs.report import report as audit
 

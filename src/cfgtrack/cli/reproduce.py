@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 def reproduce(
-    run_id: str = typer.Argument(..., help="The MLflow run id to reproduce."),
+    run_id: str = typer.Argument(
+        ..., help="The MLflow run id to reproduce, or models:/NAME@ALIAS (its training run)."
+    ),
     execute: bool = typer.Option(
         False, "--exec", help="Do it: check out, patch and run in a temporary git worktree."
     ),

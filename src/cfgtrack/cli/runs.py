@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from cfgtrack.cli.options import EXPERIMENT, FORMAT, TRACKING_URI, OutputFormat, finish
+from cfgtrack.cli.options import (
+    EXPERIMENT,
+    FORMAT,
+    ROWS_FORMAT,
+    TRACKING_URI,
+    OutputFormat,
+    RowsFormat,
+    finish,
+)
 from cfgtrack.errors import CfgtrackError
 
 
@@ -24,8 +32,17 @@ def runs(
     since: str = typer.Option(
         None, "--since", help="Only runs started since this date (2026-01-31) or duration (7d)."
     ),
+    columns: str = typer.Option(
+        None,
+        "--columns",
+        help="Typed columns to list, comma-separated: config keys (model.lr), metrics.<name>, "
+        "run fields (status, start_time, env, config_hash, commit, ...).",
+    ),
+    sort: str = typer.Option(
+        None, "--sort", help="Order the listed runs by this column; -column for descending."
+    ),
     tracking_uri: str = TRACKING_URI,
-    output: OutputFormat = FORMAT,
+    output: RowsFormat = ROWS_FORMAT,
 ) -> None:
     """List recent tracked runs: id, start, status, env, config hash, git sha, dirty."""
     from cfgtrack.render.runs import render_runs
@@ -43,13 +60,18 @@ def runs(
         status=status,
         since=since,
         tracking_uri=tracking_uri,
+        columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+        sort=sort,
     )
     render_runs(result, output.value)
     finish(result.exit_code)
 
 
 def show(
-    run_id: str = typer.Argument(None, help="The MLflow run id (default: the latest run)."),
+    run_id: str = typer.Argument(
+        None,
+        help="The MLflow run id or models:/NAME@ALIAS, models:/NAME/VERSION (default: latest).",
+    ),
     tracking_uri: str = TRACKING_URI,
     output: OutputFormat = FORMAT,
 ) -> None:

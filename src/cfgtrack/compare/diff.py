@@ -28,10 +28,14 @@ from cfgtrack.compare.sources import Config, is_file, load_config
 from cfgtrack.config.flatten import top_level
 from cfgtrack.config.values import (
     ADDED,
+    CHANGED,
     EQUAL,
     compare_values,
 )
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.redact.masks import SecretComparison, compare_secret, holds_mask
+from cfgtrack.redact.patterns import MASK_START
+from cfgtrack.redact.redactor import Redactor
 from cfgtrack.settings import Settings, load_settings
 
 _ABSENT: Any = object()
@@ -62,13 +66,15 @@ class Side:
 
 @dataclass(slots=True)
 class Change:
-    """One key compared: its kind and, when documented, the entry that explains it."""
+    """One key compared: its kind and, when documented, the entry that explains it; for a
+    value that holds secrets, how they compare (``secret``: same, changed, not comparable)."""
 
     key: str
     kind: str
     left: Side
     right: Side
     documented_by: DocumentedDifference | None = None
+    secret: SecretComparison | None = None
 
     @property
     def section(self) -> str:
@@ -82,6 +88,12 @@ class Change:
     def reason(self) -> str | None:
         return self.documented_by.reason if self.documented_by else None
 
+    @property
+    def kind_text(self) -> str:
+        """The kind as every format prints it: ``secret: changed`` for a secret."""
+        kind = self.kind.replace("_", " ")
+        return self.secret.kind_text(kind) if self.secret else kind
+
     def to_dict(self) -> dict[str, Any]:
         entry = self.documented_by
         return {
@@ -91,6 +103,8 @@ class Change:
             "documented": self.documented,
             "reason": self.reason,
             "documented_at": entry.where if entry else None,
+            "secret": self.secret.verdict if self.secret else None,
+            "secret_reason": self.secret.reason if self.secret else None,
             "left": self.left.to_dict(),
             "right": self.right.to_dict(),
         }
@@ -171,7 +185,16 @@ def diff_sources(
         if is_file(path):
             entries = applicable(load_documented(path), _name(left), _name(right))
             documented_file = str(path)
-    result = compare(left, right, options=options, entries=entries, include_equal=include_equal)
+    from cfgtrack.redact.key import project_redactor
+
+    result = compare(
+        left,
+        right,
+        options=options,
+        entries=entries,
+        include_equal=include_equal,
+        redactor=project_redactor(settings),
+    )
     return replace(result, documented_file=documented_file)
 
 
@@ -187,8 +210,10 @@ def compare(
     options: DiffOptions | None = None,
     entries: Sequence[DocumentedDifference] = (),
     include_equal: bool = False,
+    redactor: Redactor | None = None,
 ) -> DiffResult:
-    """Compare two loaded configs; ``entries`` are the documented differences that apply."""
+    """Compare two loaded configs; ``entries`` are the documented differences that apply;
+    ``redactor`` (the project's) masks a clear value that faces a mask, to compare digests."""
     options = options or DiffOptions()
     a_values, b_values = left.values, right.values
     a_unresolved, b_unresolved = left.unresolved, right.unresolved
@@ -199,32 +224,32 @@ def compare(
         a_values = {k: v for k, v in a_values.items() if not excluded.match(k)}
         b_values = {k: v for k, v in b_values.items() if not excluded.match(k)}
     kinds = compare_values(a_values, b_values, rtol=options.rtol, ignore_order=options.ignore_order)
+    secrets = compare_secrets(a_values, b_values, kinds, redactor or Redactor())
     entries = list(entries)
 
-    def side(values: Mapping[str, Any], unresolved: frozenset[str], key: str) -> Side:
+    def side(index: int, values: Mapping[str, Any], unresolved: frozenset[str], key: str) -> Side:
         value = values.get(key, _ABSENT)
         if value is _ABSENT:
             return Side(present=False)
+        if key in secrets:  # the values to show: a clear value facing a mask is shown masked
+            value = (secrets[key].left, secrets[key].right)[index]
         return Side(present=True, value=value, unresolved=key in unresolved)
 
-    changes = [
-        Change(
+    def change(key: str, kind: str, documented_by: DocumentedDifference | None) -> Change:
+        return Change(
             key=key,
             kind=kind,
-            left=side(a_values, a_unresolved, key),
-            right=side(b_values, b_unresolved, key),
-            documented_by=explain(key, entries),
+            left=side(0, a_values, a_unresolved, key),
+            right=side(1, b_values, b_unresolved, key),
+            documented_by=documented_by,
+            secret=secrets.get(key),
         )
-        for key, kind in kinds.items()
-    ]
+
+    changes = [change(key, kind, explain(key, entries)) for key, kind in kinds.items()]
     used = {id(change.documented_by) for change in changes}
     equal = []
     if include_equal:
-        equal = [
-            Change(key, EQUAL, side(a_values, a_unresolved, key), side(b_values, b_unresolved, key))
-            for key in a_values
-            if key not in kinds
-        ]
+        equal = [change(key, EQUAL, None) for key in a_values if key not in kinds]
     return DiffResult(
         left=left,
         right=right,
@@ -234,6 +259,35 @@ def compare(
         unused=[entry for entry in entries if id(entry) not in used],
         options=options,
     )
+
+
+def compare_secrets(
+    left: Mapping[str, Any], right: Mapping[str, Any], kinds: dict[str, str], redactor: Redactor
+) -> dict[str, SecretComparison]:
+    """Keys present on both sides whose values hold masks, compared by digest (``redact.masks``);
+    ``kinds`` follows: a secret that is the same is no difference, and one that may differ (a
+    mask against a mask of another key, or two masks without digests) is one."""
+    found = {}
+    # one tight pass picks the values that hold a mask (most values are no string): the loop
+    # over every equal key is the whole cost on large configs
+    text, items = str, list
+    masked = [
+        key
+        for key, a in left.items()
+        if ((kind := a.__class__) is text and MASK_START in a) or (kind is items and holds_mask(a))
+    ]
+    for key in dict.fromkeys([*kinds, *masked]):
+        a, b = left.get(key, _ABSENT), right.get(key, _ABSENT)
+        if a is _ABSENT:
+            continue
+        if b is _ABSENT or (comparison := compare_secret(a, b, redactor)) is None:
+            continue
+        found[key] = comparison
+        if comparison.equal:
+            kinds.pop(key, None)
+        else:
+            kinds[key] = CHANGED
+    return found
 
 
 def sorted_by_section(changes: list[Change]) -> list[Change]:

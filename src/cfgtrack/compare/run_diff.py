@@ -9,14 +9,15 @@ output format lays them out alike.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfgtrack.compare.run_environment import EnvironmentDiff, environment_changes
+from cfgtrack.compare.run_items import CHANGED, EQUAL, INFO, NOT_RECORDED, Item, item
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.settings import duration_text
 from cfgtrack.tracking.runstore import patch_sha256
 
 if TYPE_CHECKING:
@@ -25,131 +26,7 @@ if TYPE_CHECKING:
     from cfgtrack.settings import Settings
 
 ASPECTS = ("config", "env", "git", "data")
-ADDED, REMOVED, CHANGED, EQUAL = "added", "removed", "changed", "equal"
-NOT_RECORDED = "not recorded"
 MAX_LISTED_COMMITS = 100
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One compared fact of two runs: its text on each side (None: absent) and the kind."""
-
-    name: str
-    left: str | None
-    right: str | None
-    kind: str
-
-    @property
-    def differs(self) -> bool:
-        return self.kind != EQUAL
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "left": self.left, "right": self.right, "kind": self.kind}
-
-
-def item(name: str, left: str | None, right: str | None) -> Item:
-    """An item whose kind follows from presence and equality of the two sides."""
-    if left == right:
-        kind = EQUAL
-    elif left is None:
-        kind = ADDED
-    elif right is None:
-        kind = REMOVED
-    else:
-        kind = CHANGED
-    return Item(name, left, right, kind)
-
-
-@dataclass(frozen=True)
-class EnvironmentDiff:
-    """Python, platform and GPU side by side, and the packages that differ."""
-
-    facts: list[Item]
-    packages: list[Item]
-    equal_packages: int
-
-    def to_dict(self) -> dict[str, Any]:
-        by_kind = {
-            kind: [p.to_dict() for p in self.packages if p.kind == kind]
-            for kind in (ADDED, REMOVED, CHANGED)
-        }
-        return {
-            **{
-                fact.name: {"left": fact.left, "right": fact.right, "same": not fact.differs}
-                for fact in self.facts
-            },
-            "packages": {**by_kind, "equal": self.equal_packages},
-        }
-
-
-def _normalized(name: str) -> str:
-    return _NAME_SEPARATORS.sub("-", name).lower()
-
-
-def package_changes(left: Mapping[str, str], right: Mapping[str, str]) -> tuple[list[Item], int]:
-    """Packages added, removed or at another version from ``left`` to ``right`` (names compared
-    the way pip does: case, ``-``, ``_`` and ``.`` alike), sorted by name; and how many are equal.
-    """
-    a = {_normalized(name): (name, version) for name, version in left.items()}
-    b = {_normalized(name): (name, version) for name, version in right.items()}
-    changes, equal = [], 0
-    for key in sorted(a.keys() | b.keys()):
-        name = (b.get(key) or a[key])[0]
-        found = item(name, a[key][1] if key in a else None, b[key][1] if key in b else None)
-        if found.differs:
-            changes.append(found)
-        else:
-            equal += 1
-    return changes, equal
-
-
-def _python(environment: Mapping[str, Any]) -> str | None:
-    python = environment.get("python") or {}
-    if not python.get("version"):
-        return None
-    return f"{python.get('implementation') or 'Python'} {python['version']}"
-
-
-def _platform(environment: Mapping[str, Any]) -> str | None:
-    return (environment.get("os") or {}).get("platform")
-
-
-def gpu_text(environment: Mapping[str, Any]) -> str | None:
-    """``1x NVIDIA A100 (CUDA 12.2, driver 535.1)``, ``none``, or None when not recorded."""
-    if "gpu" not in environment:
-        return None
-    gpu = environment.get("gpu")
-    if not gpu or not gpu.get("devices"):
-        return "none"
-    names = Counter(device.get("name") or "GPU" for device in gpu["devices"])
-    drivers = sorted({str(d["driver"]) for d in gpu["devices"] if d.get("driver")})
-    extra = [f"CUDA {gpu['cuda_version']}"] if gpu.get("cuda_version") else []
-    extra += [f"driver {', '.join(drivers)}"] if drivers else []
-    text = ", ".join(f"{count}x {name}" for name, count in names.items())
-    return f"{text} ({', '.join(extra)})" if extra else text
-
-
-def environment_changes(
-    left: Mapping[str, Any] | None, right: Mapping[str, Any] | None
-) -> EnvironmentDiff:
-    """The environment of ``right`` against ``left`` (records' ``environment`` sections)."""
-    left, right = left or {}, right or {}
-    facts = [
-        item(name, read(left) or NOT_RECORDED, read(right) or NOT_RECORDED)
-        for name, read in (("python", _python), ("platform", _platform), ("gpu", gpu_text))
-    ]
-    if "packages" in left and "packages" in right:
-        packages, equal = package_changes(left["packages"], right["packages"])
-    else:
-        packages, equal = [], 0
-        if "packages" in left or "packages" in right:
-            shown = [
-                f"{len(side['packages'])} packages" if "packages" in side else NOT_RECORDED
-                for side in (left, right)
-            ]
-            packages = [item("packages", *shown)]
-    return EnvironmentDiff(facts, packages, equal)
 
 
 @dataclass(frozen=True)
@@ -279,6 +156,25 @@ def data_changes(
     return [item(name, a.get(name), b.get(name)) for name in names]
 
 
+def data_ages(
+    left: Sequence[Mapping[str, Any]] | None, right: Sequence[Mapping[str, Any]] | None
+) -> list[Item]:
+    """Each dataset's age at its run's start, side by side: context, never a difference (two
+    runs started at different times see the same data at different ages)."""
+    a, b = _ages(left), _ages(right)
+    return [
+        Item(f"{name} age", a.get(name), b.get(name), INFO) for name in sorted(a.keys() | b.keys())
+    ]
+
+
+def _ages(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {
+        str(entry.get("name")): duration_text(entry["age_s"])
+        for entry in entries or ()
+        if entry.get("age_s") is not None
+    }
+
+
 def _fingerprints(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
     found = {}
     for entry in entries or ():
@@ -298,6 +194,7 @@ class RunDiff:
     environment: EnvironmentDiff | None = None
     git: GitDiff | None = None
     data: list[Item] | None = None
+    data_ages: list[Item] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[Item]]]:
         """Every non-config aspect asked for, with its items (equal facts kept for context,
@@ -309,7 +206,8 @@ class RunDiff:
         if self.git is not None:
             found.append(("git", self.git.facts))
         if self.data is not None:
-            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in self.data]))
+            data = self.data + self.data_ages
+            found.append(("data", [replace(d, name=f"dataset {d.name}") for d in data]))
         return found
 
     @property
@@ -326,9 +224,9 @@ class RunDiff:
 def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] | None:
     """The aspects ``--what`` asks for: every one when both sides are runs and it is not given;
     None when this is not a run-against-run comparison (the plain config diff)."""
-    from cfgtrack.compare.sources import RUN_PREFIX
+    from cfgtrack.compare.sources import names_a_run
 
-    both_runs = left.strip().startswith(RUN_PREFIX) and right.strip().startswith(RUN_PREFIX)
+    both_runs = names_a_run(left) and names_a_run(right)
     if what is None:
         return ASPECTS if both_runs else None
     asked = tuple(dict.fromkeys(part.strip() for part in what.split(",") if part.strip()))
@@ -341,8 +239,8 @@ def wanted_aspects(what: str | None, left: str, right: str) -> tuple[str, ...] |
         if asked == ("config",):
             return None
         raise CfgtrackError(
-            f"--what {what}: env, git and data compare two recorded runs; give run:<id> on both "
-            "sides"
+            f"--what {what}: env, git and data compare two recorded runs; give run:<id> or "
+            "models:/NAME@ALIAS on both sides"
         )
     return asked
 
@@ -388,4 +286,5 @@ def compare_runs(
             else None
         ),
         data=data_changes(left.get("data"), right.get("data")) if "data" in what else None,
+        data_ages=data_ages(left.get("data"), right.get("data")) if "data" in what else [],
     )

@@ -5,6 +5,7 @@
 | ``prod``          | the primary config composed with ``<env_group>=prod``              |
 | ``path/x.yaml``   | a plain YAML or JSON file, flattened as is                         |
 | ``run:<run_id>``  | the resolved config recorded on an MLflow run                      |
+| ``models:/N@A``   | the run that trained a registered model's version (``models:/N/V``) |
 | ``<spec>@<rev>``  | an env or a file as of a git revision, read from git objects       |
 
 Hydra, MLflow and git are imported only by the loaders that need them.
@@ -24,15 +25,18 @@ from typing import Any
 from cfgtrack.config.flatten import SEPARATOR, flatten, leaf_key
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.settings import Settings, load_settings
+from cfgtrack.tracking.models import is_model_uri, parse_model_uri
 
 RUN_PREFIX = "run:"
+RUN_KINDS = ("run", "model")
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
 HYDRA_NODE = "hydra"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A parsed spec: ``kind`` is ``env``, ``file`` or ``run``; ``rev`` the git revision."""
+    """A parsed spec: ``kind`` is ``env``, ``file``, ``run`` or ``model`` (its name the model
+    URI, resolved to a run when loaded); ``rev`` the git revision."""
 
     text: str
     kind: str
@@ -67,7 +71,12 @@ def parse_spec(text: str) -> Spec:
     """Split a spec into kind, name and revision; one clear error when it cannot be read."""
     spec = text.strip()
     if not spec:
-        raise CfgtrackError("empty config spec; give an env name, a file, run:<id> or <spec>@<rev>")
+        raise CfgtrackError(
+            "empty config spec; give an env name, a file, run:<id>, models:/NAME@ALIAS or "
+            "<spec>@<rev>"
+        )
+    if is_model_uri(spec):
+        return Spec(text, "model", parse_model_uri(spec).uri)
     if spec.startswith(RUN_PREFIX):
         run_id = spec[len(RUN_PREFIX) :]
         if not run_id or "@" in run_id:
@@ -83,6 +92,11 @@ def parse_spec(text: str) -> Spec:
             raise CfgtrackError(f"bad spec {text!r}: write <env or file>@<git revision>")
     names_a_file = name.endswith(FILE_SUFFIXES) or "/" in name or os.sep in name
     return Spec(text, "file" if names_a_file else "env", name, rev)
+
+
+def names_a_run(text: str) -> bool:
+    """Whether a spec stands for a recorded run (``run:<id>`` or a model version's run)."""
+    return parse_spec(text).kind in RUN_KINDS
 
 
 def is_file(path: Path) -> bool:
@@ -118,8 +132,8 @@ def load_config(
     """
     parsed = spec if isinstance(spec, Spec) else parse_spec(spec)
     settings = settings or load_settings()
-    if parsed.kind == "run":
-        return _load_run(parsed, settings)  # recorded masked
+    if parsed.kind in RUN_KINDS:
+        return _load_run(parsed, settings)
     if parsed.kind == "file":
         return masked(_load_file(parsed), settings)
     folder = Path(config_dir).resolve() if config_dir else settings.config_dir
@@ -320,18 +334,28 @@ def _holds_interpolation(value: Any) -> bool:
 
 
 def _load_run(spec: Spec, settings: Settings) -> Config:
+    """A run's recorded config; a model spec becomes the spec of the run that trained it (its
+    text kept as the label), so every run-against-run comparison takes it as it is."""
+    from dataclasses import replace
+
     uri = settings.resolved_tracking_uri()
     store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
     if store is not None and not Path(store).is_file():
         raise CfgtrackError(
-            f"run {spec.name!r} not found: no MLflow store at {store}; set MLFLOW_TRACKING_URI "
-            "or tracking_uri in [tool.cfgtrack]"
+            f"{'run' if spec.kind == 'run' else 'model'} {spec.name!r} not found: no MLflow "
+            f"store at {store}; set MLFLOW_TRACKING_URI or tracking_uri in [tool.cfgtrack]"
         )
     from cfgtrack.config.run_specific import hashed_view
+    from cfgtrack.tracking.models import model_record
     from cfgtrack.tracking.runstore import load_record
 
+    trained = ""
     with _quiet("mlflow", "alembic"):
-        record = load_record(uri, spec.name)
+        if spec.kind == "model":
+            version, record = model_record(uri, spec.name)
+            spec, trained = replace(spec, kind="run", name=version.run_id), f"{version.label}, "
+        else:
+            record = load_record(uri, spec.name)
     config = record.get("config") if isinstance(record, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("resolved"), dict):
         raise CfgtrackError(f"run {spec.name!r}: its record holds no resolved config")
@@ -345,15 +369,17 @@ def _load_run(spec: Spec, settings: Settings) -> Config:
     }
     as_text = {key for key, value in values.items() if _holds_interpolation(value)}
     choices = {k: str(v) for k, v in (config.get("choices") or {}).items() if "/" not in k}
-    return Config(
+    loaded = Config(
         spec=spec,
         values=values,
         tree=tree,
         unresolved=frozenset((recorded | as_text) & values.keys()),
         choices=choices,
         env=choices.get(settings.env_group),
-        source=f"run {spec.name} in {uri}",
+        source=f"{trained}run {spec.name} in {uri}",
     )
+    # recorded masked; a run recorded before masking, or under fewer rules, is masked now
+    return masked(loaded, settings, config.get("unresolved"))
 
 
 @contextmanager

@@ -81,19 +81,15 @@ def compose_dir(
         raise CfgtrackError(
             f"config folder {folder} does not exist; set --config-dir or config_dir"
         )
-    label = str(folder)
-    with _composing(label, version_base):
-        return resolved(
-            compose_tree(
-                FolderFiles(folder),
-                config_name,
-                overrides,
-                label=label,
-                version_base=version_base,
-                env_group=env_group,
-            ),
-            machine_env,
-        )
+    return compose_files(
+        FolderFiles(folder),
+        config_name,
+        overrides,
+        label=str(folder),
+        version_base=version_base,
+        env_group=env_group,
+        machine_env=machine_env,
+    )
 
 
 def compose_files(

@@ -10,10 +10,10 @@ when given, else what the app's entry points pass when cfgtrack can read it, els
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
+from cfgtrack.git.repo import run_git
 from cfgtrack.settings import Settings
 
 CURRENT = "current"
@@ -50,12 +50,7 @@ def app_version_base(root: Path) -> str | None:
 
 
 def _tracked_python(root: Path) -> list[Path]:
-    result = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--", "*.py"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_git(root, "ls-files", "-z", "--", "*.py")
     if result.returncode != 0:
         return []
     return [root / name for name in result.stdout.split("\0") if name]

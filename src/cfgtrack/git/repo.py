@@ -1,7 +1,7 @@
 """The one way cfgtrack runs git and finds a repository's root.
 
-Every part that reads git (run capture, history, strict mode, reproduce) goes through
-``run_git`` or the long-lived object reader in ``git.objects``; GitPython serves run capture.
+Every part that reads git goes through this folder: ``run_git`` here, the long-lived object reader
+in ``git.objects`` (history), and GitPython's work-tree queries in ``git.worktree`` (run capture).
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cfgtrack.record.delivery import ParentRef
-from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file_at_exit
+from cfgtrack.record.hydra_files import redact_hydra_files, redact_sweep_file
 from cfgtrack.record.run_facts import TrackOptions, project_settings, warn_failed
 from cfgtrack.record.session import JobSession, SweepSession
+from cfgtrack.record.skip_finished import SKIPPABLE
 from cfgtrack.record.strict import enforce as enforce_strict
 from cfgtrack.record.task_exit import install as install_task_exit
 from cfgtrack.redact import Redactor
@@ -40,10 +41,15 @@ class TrackingCallback(Callback):
         data: Any = (),
         enabled: bool | None = None,
         strict: bool | None = None,
+        skip_finished: bool | None = None,
     ) -> None:
         install_task_exit()  # Hydra builds its callbacks before it calls the task
         self.options = TrackOptions(
-            experiment=experiment, data=data or (), enabled=enabled, strict=strict
+            experiment=experiment,
+            data=data or (),
+            enabled=enabled,
+            strict=strict,
+            skip_finished=skip_finished,
         )
         self.parent: ParentRef | None = None  # the sweep's run, for its jobs
         self._sweep: SweepSession | None = None
@@ -63,7 +69,7 @@ class TrackingCallback(Callback):
         enforce_strict(config, self.options.strict, job=False)
         try:
             mask_hydra_logs()
-            redact_sweep_file_at_exit(config, project_redactor(project_settings(config)))
+            redact_sweep_file(config, project_redactor(project_settings(config)))
         except Exception as exc:
             warn_failed("masking secrets in Hydra's saved sweep config", exc)
         try:
@@ -96,11 +102,12 @@ class TrackingCallback(Callback):
             redact_hydra_files(config, redactor)
         except Exception as exc:
             warn_failed("masking secrets in Hydra's saved config", exc)
-        enforce_strict(config, self.options.strict)
+        enforce_strict(config, self.options.strict, data=self.options.data)
         try:
             self._job = JobSession(self.options, self.parent)
             _ACTIVE_JOB["session"] = self._job
-            self._job.start(config)
+            task = kwargs.get("task_function")
+            self._job.start(config, skippable=getattr(task, SKIPPABLE, False))
         except Exception as exc:
             warn_failed("starting the run record", exc)
 

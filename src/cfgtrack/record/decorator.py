@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cfgtrack.record.skip_finished import skippable
 from cfgtrack.record.task_exit import true_status_on_exit
 
 CALLBACK_KEY = "cfgtrack"
@@ -37,7 +38,11 @@ def _literal(value: Any) -> str:
 
 
 def callback_override(
-    experiment: str | None, data: Any, enabled: bool | None, strict: bool | None = None
+    experiment: str | None,
+    data: Any,
+    enabled: bool | None,
+    strict: bool | None = None,
+    skip_finished: bool | None = None,
 ) -> str:
     """The Hydra override that registers the tracking callback with these options."""
     fields = {
@@ -45,6 +50,7 @@ def callback_override(
         "data": _data_literal(data),
         "enabled": enabled,
         "strict": strict,
+        "skip_finished": skip_finished,
     }
     body = ",".join(f"{key}:{_literal(value)}" for key, value in fields.items())
     return f"++hydra.callbacks.{CALLBACK_KEY}={{_target_:cfgtrack.TrackingCallback,{body}}}"
@@ -69,6 +75,7 @@ def track(
     data: Any = (),
     mlflow: bool | None = None,
     strict: bool | None = None,
+    skip_finished: bool | None = None,
 ) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """Decorate a Hydra task like ``@hydra.main`` and record every run it makes.
 
@@ -77,6 +84,8 @@ def track(
     ``mlflow``: ``False`` writes the record only to the run's output folder.
     ``strict``: ``True`` refuses to start a run from uncommitted code or config, or a production
     run whose config differs from staging undocumented (see ``cfgtrack.strict``).
+    ``skip_finished``: ``True`` does not run a job whose config already has a FINISHED run in
+    the experiment (default: the ``skip_finished`` setting; see ``cfgtrack.record.skip_finished``).
     """
     from hydra._internal.utils import _run_hydra, get_args_parser
     from hydra.main import _UNSPECIFIED_
@@ -84,7 +93,7 @@ def track(
     hydra_version_base = _UNSPECIFIED_ if version_base is _UNSPECIFIED else version_base
     hydra_config_path = _UNSPECIFIED_ if config_path is _UNSPECIFIED else config_path
     resolved_path = _resolve_config_path(hydra_config_path, hydra_version_base)
-    override = callback_override(experiment, data, mlflow, strict)
+    override = callback_override(experiment, data, mlflow, strict, skip_finished)
 
     def decorator(task: Callable[[Any], Any]) -> Callable[..., Any]:
         @functools.wraps(task)
@@ -103,7 +112,7 @@ def track(
                 _run_hydra(
                     args=args,
                     args_parser=args_parser,
-                    task_function=task,
+                    task_function=skippable(task),
                     config_path=resolved_path,
                     config_name=config_name,
                 )

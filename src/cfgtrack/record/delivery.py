@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.heartbeat import Heartbeat
 from cfgtrack.record.run_record import now_iso
 from cfgtrack.record.sinks.spool import (
@@ -37,6 +36,7 @@ from cfgtrack.record.sinks.spool import (
 from cfgtrack.record.sync import Gate, address_of, mirror_to_output_dir, push
 from cfgtrack.redact import Redactor
 from cfgtrack.redact.messages import cfgtrack_logger
+from cfgtrack.redact.urls import sanitize_url
 from cfgtrack.settings import Settings
 from cfgtrack.tracking.bounded import Background, bounded_http, call_within, describe, is_remote
 

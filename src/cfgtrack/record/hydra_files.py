@@ -50,14 +50,45 @@ def holds_secret(config: Any, redactor: Redactor) -> bool:
     return redactor.tree(tree, keep_references=True) != tree
 
 
-def redact_sweep_file_at_exit(config: Any, redactor: Redactor) -> None:
-    """Hydra saves ``multirun.yaml`` after the sweep's callbacks start and checks that every job
-    composes before the first one starts: when one does not, no job callback ever runs. The file
-    is masked at the latest when the process ends."""
+def redact_sweep_file(config: Any, redactor: Redactor) -> None:
+    """Make ``multirun.yaml`` land masked.
+
+    Hydra's sweeper saves the file after the sweep's callbacks start, then composes every job
+    and launches them: a process killed in between (SIGKILL from an OOM killer or a CI timeout,
+    a callback before cfgtrack's) would leave the file in clear. So Hydra's one save of that
+    path writes the masked config instead, atomically: no clear version ever exists on disk.
+    The file is also rewritten masked when the process ends, for a sweeper that writes it
+    another way.
+    """
     if not holds_secret(config, redactor):
         return
     paths = [path for path in hydra_saved_files(config) if path.name == "multirun.yaml"]
+    if not paths:
+        return
+    _save_masked_once(paths[0], redactor)
     atexit.register(rewrite_yaml_files, paths, redactor)
+
+
+def _save_masked_once(path: Path, redactor: Redactor) -> None:
+    """The next ``OmegaConf.save`` to ``path`` writes its config masked (and puts the original
+    ``save`` back); saves to any other path are untouched."""
+    from omegaconf import OmegaConf
+
+    from cfgtrack.record.run_record import write_atomic
+
+    original = OmegaConf.save
+    target = path.absolute()
+
+    def save(config: Any, f: Any, resolve: bool = False) -> None:
+        if not isinstance(f, (str, Path)) or Path(f).absolute() != target:
+            return original(config, f, resolve)
+        OmegaConf.save = original  # type: ignore[method-assign]
+        tree = OmegaConf.to_container(config, resolve=resolve)
+        masked = redactor.tree(tree, keep_references=True)
+        write_atomic(target, OmegaConf.to_yaml(OmegaConf.create(masked)))
+        return None
+
+    OmegaConf.save = save  # type: ignore[method-assign]
 
 
 def rewrite_yaml_files(paths: Iterable[Path], redactor: Redactor) -> list[Path]:

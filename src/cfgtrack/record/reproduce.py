@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgtrack.compare.run_diff import EnvironmentDiff, Item, data_changes, environment_changes
+from cfgtrack.compare.run_diff import data_changes
+from cfgtrack.compare.run_environment import EnvironmentDiff, environment_changes
+from cfgtrack.compare.run_items import Item
 from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.repo import run_git
 from cfgtrack.tracking.runstore import patch_sha256

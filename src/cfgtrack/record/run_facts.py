@@ -14,6 +14,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from cfgtrack.record.capture.config import select_list
+from cfgtrack.record.capture.freshness import DeclaredData
+from cfgtrack.record.skip_finished import DATA_HASH_TAG, data_digest
 from cfgtrack.redact.messages import cfgtrack_logger
 from cfgtrack.settings import Settings, run_settings
 
@@ -28,6 +30,7 @@ class TrackOptions:
     data: Any = ()
     enabled: bool | None = None
     strict: bool | None = None
+    skip_finished: bool | None = None
 
 
 def warn_failed(step: str, exc: BaseException) -> None:
@@ -52,21 +55,30 @@ def project_settings(config: DictConfig) -> Settings:
     return run_settings(config_dir, root=config_dir.parent)
 
 
-def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, str]:
-    """Data paths from the decorator and from the config key ``cfgtrack.data`` (list or map)."""
-    declared: dict[str, str] = {}
+def declared_data(options: TrackOptions, resolved: dict[str, Any]) -> dict[str, DeclaredData]:
+    """Data paths from the decorator and from the config key ``cfgtrack.data`` (list or map);
+    a dataset given as a mapping ``{path: ..., max_age: 36h}`` carries its own ``max_age``."""
+    declared: dict[str, DeclaredData] = {}
     section = resolved.get("cfgtrack")
     in_config = section.get("data") if isinstance(section, Mapping) else None
     for source in (options.data, in_config):
         if not source:
             continue
         if isinstance(source, Mapping):  # a DictConfig too, as Hydra passes the callback's
-            declared.update({str(k): str(v) for k, v in source.items()})
+            declared.update({str(k): _dataset(v) for k, v in source.items()})
         elif isinstance(source, Iterable) and not isinstance(source, (str, bytes)):
-            declared.update({Path(str(p)).name: str(p) for p in source})
+            items = [_dataset(p) for p in source]
+            declared.update({Path(item.path).name: item for item in items})
         else:  # one path
-            declared[Path(str(source)).name] = str(source)
+            declared[Path(str(source)).name] = DeclaredData(str(source))
     return declared
+
+
+def _dataset(value: Any) -> DeclaredData:
+    if isinstance(value, Mapping) and "path" in value:
+        max_age = value.get("max_age")
+        return DeclaredData(str(value["path"]), None if max_age is None else str(max_age))
+    return DeclaredData(str(value))
 
 
 def capture_git_state(config: DictConfig, settings: Settings, role: str) -> dict[str, Any]:
@@ -83,12 +95,25 @@ def capture_env(allowlist: tuple[str, ...]) -> dict[str, Any]:
     return capture_environment(allowlist)
 
 
-def capture_data(declared: dict[str, str], base: Path, cache: Path) -> list[dict[str, Any]]:
+def capture_data(
+    declared: dict[str, DeclaredData], base: Path, cache: Path
+) -> list[dict[str, Any]]:
     if not declared:
         return []
     from cfgtrack.record.capture.data import fingerprint_paths
 
-    return fingerprint_paths(declared, base, cache)
+    return fingerprint_paths({name: item.path for name, item in declared.items()}, base, cache)
+
+
+def check_data_ages(
+    record: dict[str, Any], declared: dict[str, DeclaredData], settings: Settings
+) -> None:
+    """Record each dataset's age at the run's start; warn once per dataset over its max_age."""
+    from cfgtrack.record.capture.freshness import add_ages
+
+    start = record["run"]["start_time"]
+    for problem in add_ages(record["data"], declared, settings.data_max_age, start):
+        log.warning("cfgtrack: warning: %s; the run goes on", problem)
 
 
 def capture_step(step: str, capture: Any, *args: Any) -> Any:
@@ -180,6 +205,8 @@ def run_tags(record: dict[str, Any], settings: Settings) -> dict[str, str]:
         "cfgtrack.output_dir": run["output_dir"],
         "cfgtrack.git.dirty": _dirty_tag(git),
     }
+    if run["role"] == "job":
+        tags[DATA_HASH_TAG] = data_digest(record["data"]) or ""
     if run.get("env") is not None:
         tags["cfgtrack.env"] = str(run["env"])
     if run.get("job_num") is not None and run.get("mode") == "MULTIRUN":

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cfgtrack.config.hash import config_hash
 from cfgtrack.config.run_specific import run_specific_keys
+from cfgtrack.record import skip_finished
 from cfgtrack.record.capture.config import capture_config
 from cfgtrack.record.delivery import Delivery, ParentRef, RunPlan
 from cfgtrack.record.run_facts import (
@@ -29,6 +30,7 @@ from cfgtrack.record.run_facts import (
     capture_env,
     capture_git_state,
     capture_step,
+    check_data_ages,
     config_stem,
     declared_data,
     error_of,
@@ -88,25 +90,31 @@ class Session:
         """Put the run in the spool before anything else is written, so a run killed at any
         later moment is one ``gc`` and ``sync`` can see (see ``cfgtrack.delivery``)."""
         record = self.record
-        parent = self.parent or ParentRef("")  # a sweep's job records where its sweep does
-        experiment = (
-            parent.experiment
-            or self.options.experiment
-            or settings.experiment
-            or config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
-            or "Default"
-        )
         plan = RunPlan(run_name(record), tags, None, {}, record["data"], views)
         delivery = Delivery(
             settings,
-            parent.tracking_uri or settings.resolved_tracking_uri(),
-            experiment,
+            self._tracking_uri(settings),
+            self._experiment(settings, config),
             record,
             self.parent,
             self.redactor,
         )
         delivery.spool(plan)
         self.delivery = delivery
+
+    def _tracking_uri(self, settings: Settings) -> str:
+        """A sweep's job records where its sweep does (see ``ParentRef``)."""
+        inherited = self.parent.tracking_uri if self.parent else None
+        return inherited or settings.resolved_tracking_uri()
+
+    def _experiment(self, settings: Settings, config: DictConfig) -> str:
+        return (
+            (self.parent.experiment if self.parent else None)
+            or self.options.experiment
+            or settings.experiment
+            or config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
+            or "Default"
+        )
 
     def _deliver(self, params: dict[str, str] | None, extra: dict[str, str], active: bool) -> None:
         """Send the spooled run to MLflow; the record learns the run's MLflow address when it
@@ -162,7 +170,9 @@ class JobSession(Session):
         super().__init__(options)
         self.parent = parent
 
-    def start(self, config: DictConfig) -> None:
+    def start(self, config: DictConfig, skippable: bool = False) -> None:
+        """Record the job; or, when ``skip_finished`` is on and ``skippable`` (its task can be
+        kept from running), reuse a finished run of the same config instead."""
         settings = self._settings(config)
         raw = capture_config(config)
         original_cwd = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd()))
@@ -181,8 +191,41 @@ class JobSession(Session):
                 captured["resolved"], captured["unresolved"], settings.machine_env
             ),
         )
+        capture_step("data ages", check_data_ages, record, declared, settings)
+        if self._reuses(settings, config, record, skippable):
+            return
         self._adopt(record)
         self._write_and_log(settings, config)
+
+    def _reuses(
+        self, settings: Settings, config: DictConfig, record: dict[str, Any], skippable: bool
+    ) -> bool:
+        """True when a FINISHED run stands for this job (see ``cfgtrack.record.skip_finished``)."""
+        skip_finished.take_reused()  # a reuse never carries over to the next job
+        wanted_on = self.options.skip_finished
+        if not (settings.skip_finished if wanted_on is None else wanted_on):
+            return False
+        if not skippable:
+            skip_finished.warn_unskippable()
+            return False
+        if not self.mlflow_enabled:
+            return False
+        wanted = skip_finished.match_tags(
+            record, run_tags(record, settings), settings.skip_finished_match
+        )
+        if wanted is None:
+            return False
+        uri = self._tracking_uri(settings)
+        experiment = self._experiment(settings, config)
+        found = skip_finished.find_reusable(settings, uri, experiment, wanted)
+        if found is None:
+            return False
+        skip_finished.reuse(found, record["config"]["hash"])
+        if self.parent is not None and self.parent.run_id:
+            skip_finished.note_on_parent(
+                uri, self.parent.run_id, record["run"]["job_num"], found, settings.tracking_timeout
+            )
+        return True
 
     def _write_and_log(self, settings: Settings, config: DictConfig) -> None:
         views = files.views(self.record, self.patch)

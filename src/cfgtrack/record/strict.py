@@ -1,5 +1,6 @@
-"""Strict mode: a run starts only from committed code and config, and a production run only with
-a config that differs from staging where the differences are documented.
+"""Strict mode: a run starts only from committed code and config, with data no older than its
+``max_age``, and a production run only with a config that differs from staging where the
+differences are documented.
 
 Strict mode is on when any of these says so: ``@cfgtrack.track(strict=True)``, the callback's
 ``strict: true``, ``[tool.cfgtrack] strict = true``, ``CFGTRACK_STRICT=1``, or the config key
@@ -167,21 +168,43 @@ def env_problems(settings: Settings, facts: JobFacts) -> list[str]:
     ]
 
 
-def check(config: DictConfig, settings: Settings, *, job: bool = True) -> None:
+def data_problems(config: DictConfig, settings: Settings, data: Any = ()) -> list[str]:
+    """The declared datasets (``data`` from the decorator, ``cfgtrack.data`` in the config)
+    older than their ``max_age``, judged by file times before the task starts."""
+    from cfgtrack.record.capture.freshness import too_old_now
+    from cfgtrack.record.run_facts import TrackOptions, declared_data
+
+    section = OmegaConf.select(config, "cfgtrack", default=None)
+    resolved = {}
+    if isinstance(section, DictConfig):
+        resolved = {"cfgtrack": OmegaConf.to_container(section, resolve=True)}
+    declared = declared_data(TrackOptions(data=data), resolved)
+    base = Path(OmegaConf.select(config, "hydra.runtime.cwd", default=None) or Path.cwd())
+    return [
+        f"{problem} (refresh the data, or raise its max_age)"
+        for problem in too_old_now(declared, base, settings.data_max_age)
+    ]
+
+
+def check(config: DictConfig, settings: Settings, *, job: bool = True, data: Any = ()) -> None:
     """Raise ``StrictModeRefusal`` naming every reason the run may not start.
 
-    ``job=False`` (a sweep about to start) checks git only; each job then checks its env.
+    ``job=False`` (a sweep about to start) checks git only; each job then checks its env and
+    the age of its data.
     """
     facts = job_facts(config, settings)
     role = "job" if job else "sweep"
     problems = git_problems(settings, facts, exclude_own_files(config, settings, role))
     if job:
         problems += env_problems(settings, facts)
+        problems += data_problems(config, settings, data)
     if problems:
         raise StrictModeRefusal("; ".join(problems))
 
 
-def enforce(config: DictConfig, requested: bool | None = None, *, job: bool = True) -> None:
+def enforce(
+    config: DictConfig, requested: bool | None = None, *, job: bool = True, data: Any = ()
+) -> None:
     """Stop the process (exit 2, one line on stderr) when strict mode is on and not met.
 
     A check that cannot be made refuses too: strict mode promises the checks happened.
@@ -197,7 +220,7 @@ def enforce(config: DictConfig, requested: bool | None = None, *, job: bool = Tr
     if not is_requested(config, requested, settings):
         return
     try:
-        check(config, settings, job=job)
+        check(config, settings, job=job, data=data)
     except CfgtrackError as exc:
         _refuse(str(exc))
     except Exception as exc:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.run_record import to_json, write_atomic
 from cfgtrack.record.sinks.files import FOLDER, UNLOGGED
 from cfgtrack.record.sinks.spool import (
@@ -28,6 +27,7 @@ from cfgtrack.record.sinks.spool import (
     list_entries,
     set_aside,
 )
+from cfgtrack.redact.urls import sanitize_url
 from cfgtrack.tracking.bounded import describe, is_unreachable
 
 PARENT_TAG = "mlflow.parentRunId"

@@ -12,9 +12,16 @@ from __future__ import annotations
 import re
 
 MASK = "***REDACTED***"
-# A mask with the keyed digest of what it hides: ``***REDACTED:1a2b3c4d5e6f***``.
+# A mask with the id of the key and the keyed digest of what it hides:
+# ``***REDACTED:0a1b2c3d:1a2b3c4d5e6f***``. Masks written before key ids
+# (``***REDACTED:1a2b3c4d5e6f***``) and without a key (``***REDACTED***``) stay readable.
+KEY_ID_LENGTH = 8
 DIGEST_LENGTH = 12
-MASKED = re.compile(r"\*\*\*REDACTED(?::[0-9a-f]{" + str(DIGEST_LENGTH) + r"})?\*\*\*")
+MASKED = re.compile(
+    r"\*\*\*REDACTED(?::(?:(?P<key_id>[0-9a-f]{" + str(KEY_ID_LENGTH) + r"}):)?"
+    r"(?P<digest>[0-9a-f]{" + str(DIGEST_LENGTH) + r"}))?\*\*\*"
+)
+MASK_START = "***REDACTED"  # every form of mask starts with it: a cheap test before the pattern
 
 PRIVATE_KEY = re.compile(
     r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----"

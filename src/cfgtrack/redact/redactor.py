@@ -57,10 +57,10 @@ _EVERY_FAMILY = frozenset({"url", "aws", "key", "cli", *_TOKEN_FAMILIES})
 class Redactor:
     """Masks secrets in config trees, override strings, free text and whole run records.
 
-    With a ``digest_key`` every mask carries the keyed digest of what it hides
-    (``***REDACTED:1a2b3c4d5e6f***``): equal secrets get equal masks and different ones
-    different masks, so masked values still compare, and the digest tells nothing without the
-    key.
+    With a ``digest_key`` every mask carries the key's id and the keyed digest of what it hides
+    (``***REDACTED:0a1b2c3d:1a2b3c4d5e6f***``): equal secrets get equal masks and different
+    ones different masks, so masked values still compare (``redact.masks``), and the digest
+    tells nothing without the key.
     """
 
     def __init__(
@@ -85,10 +85,17 @@ class Redactor:
 
     @property
     def key_id(self) -> str:
-        """Names the digest key (not the key): masks made under another id do not compare."""
+        """Names the digest key (not the key), in every mask: masks made under another id do
+        not compare."""
         if self.digest_key is None:
             return "no-key"
-        return hashlib.sha256(b"cfgtrack-key-id\0" + self.digest_key).hexdigest()[:16]
+        return hashlib.sha256(b"cfgtrack-key-id\0" + self.digest_key).hexdigest()[: p.KEY_ID_LENGTH]
+
+    @property
+    def mask_scheme(self) -> str:
+        """What the masks this redactor writes look like (their form and key id): a cache of
+        masked values is only reused under the same scheme."""
+        return f"masks/2:{self.key_id}"
 
     def masked(self, value: Any) -> str:
         """The mask of one value: with its keyed digest when the redactor has a key."""
@@ -98,7 +105,7 @@ class Redactor:
             return MASK
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         digest = hmac.new(self.digest_key, text.encode("utf-8", "surrogatepass"), "sha256")
-        return f"***REDACTED:{digest.hexdigest()[: p.DIGEST_LENGTH]}***"
+        return f"***REDACTED:{self.key_id}:{digest.hexdigest()[: p.DIGEST_LENGTH]}***"
 
     # -- what has been masked by key is hunted everywhere else ---------------------------------
     def learn(self, value: Any) -> None:

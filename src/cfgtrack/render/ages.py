@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cfgtrack.ages.model import age_text
+from cfgtrack.redact import is_mask
 from cfgtrack.render import ages_text as text
 from cfgtrack.render import emit
 from cfgtrack.render.documents import document, dumps
@@ -87,13 +88,17 @@ def render_stale(result: StaleResult, output: str, show_all: bool) -> None:
 
 def render_history(result: HistoryResult, output: str) -> None:
     found, changes = result.history, result.changes
+    secrets = text.secret_verdicts(changes[::-1])[::-1]  # each against the change before it
     notes = [*text.rename_notes(found, result.key), *text.history_notes([found])]
     if output == "json":
         body = {
             "key": result.key,
             **text.history_dict(found),
             "renamed_from": text.renamed_from(found, result.key),
-            "changes": [text.change_dict(c, found.is_lower_bound(c)) for c in changes],
+            "changes": [
+                text.change_dict(c, found.is_lower_bound(c), secret)
+                for c, secret in zip(changes, secrets, strict=True)
+            ],
             "notes": notes,
         }
         emit(dumps(document("history", body)))
@@ -102,13 +107,13 @@ def render_history(result: HistoryResult, output: str) -> None:
     rows = [
         [
             text.date_text(c.commit.date),
-            text.change_value_text(c, limit=None),
+            text.change_value_text(c, limit=None, secret=secret),
             text.commit_label(c.commit),
             c.commit.author,
             c.commit.subject,
-            _note(c, found.is_lower_bound(c)),
+            _note(c, found.is_lower_bound(c), secret),
         ]
-        for c in changes
+        for c, secret in zip(changes, secrets, strict=True)
     ]
     count = f"{len(rows)} {'change' if len(rows) == 1 else 'changes'}"
     title = f"{result.key} in {result.where}: {count}"
@@ -122,12 +127,14 @@ def render_history(result: HistoryResult, output: str) -> None:
         emit(f"note: {note}")
 
 
-def _note(change: Change, lower_bound: bool) -> str:
+def _note(change: Change, lower_bound: bool, secret: str | None) -> str:
     parts = []
     if change.first and change.present:
         parts.append("first seen" + (" (history starts here)" if lower_bound else ""))
     if change.unresolved:
         parts.append("resolves only inside a run")
+    if secret is not None and not is_mask(str(change.value)):  # a secret inside a longer text
+        parts.append(f"secret: {secret}")
     return ", ".join(parts)
 
 

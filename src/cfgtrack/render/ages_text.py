@@ -13,10 +13,13 @@ from typing import Any
 from cfgtrack.ages.model import Change, History, age_days
 from cfgtrack.ages.stale import Parameter
 from cfgtrack.git.objects import CommitInfo
+from cfgtrack.redact import Redactor, is_mask
+from cfgtrack.redact.masks import compare_secret, holds_mask
 from cfgtrack.render import ABSENT_TEXT, format_value, md
 
 SCHEMA_VERSION = 1
 REMOVED = "(removed)"
+SECRET_SET = "set"
 
 
 def value_text(value: Any, limit: int | None = 60) -> str:
@@ -24,8 +27,32 @@ def value_text(value: Any, limit: int | None = 60) -> str:
     return format_value(value, width=limit)
 
 
-def change_value_text(change: Change, limit: int | None = 60) -> str:
-    return value_text(change.value, limit) if change.present else REMOVED
+def change_value_text(change: Change, limit: int | None = 60, secret: str | None = None) -> str:
+    """A change's value; a value that is one mask reads as how it compares (``secret:
+    changed``) rather than as a mask beside another."""
+    if not change.present:
+        return REMOVED
+    if secret is not None and isinstance(change.value, str) and is_mask(change.value):
+        return f"secret: {secret}"
+    return value_text(change.value, limit)
+
+
+def secret_verdicts(changes: Sequence[Change]) -> list[str | None]:
+    """For each change of one key (oldest first), how the secret it holds compares with the
+    value before it, by digest: ``set`` where none came before, else ``same``, ``changed`` or
+    ``not comparable``; None where the value holds no mask."""
+    found: list[str | None] = []
+    previous: Change | None = None
+    for change in changes:
+        verdict = None
+        if change.present and holds_mask(change.value):
+            verdict = SECRET_SET
+            if previous is not None and previous.present and holds_mask(previous.value):
+                compared = compare_secret(previous.value, change.value, Redactor())
+                verdict = compared.verdict if compared else SECRET_SET
+        found.append(verdict)
+        previous = change
+    return found
 
 
 def side_text(present: bool, value: Any) -> str:
@@ -52,10 +79,11 @@ def commit_dict(commit: CommitInfo) -> dict[str, Any]:
     }
 
 
-def change_dict(change: Change, lower_bound: bool) -> dict[str, Any]:
+def change_dict(change: Change, lower_bound: bool, secret: str | None = None) -> dict[str, Any]:
     return {
         "value": change.value if change.present else None,
         "removed": not change.present,
+        "secret": secret,
         "unresolved": change.unresolved,
         "first_seen": change.first,
         "age_is_lower_bound": lower_bound,

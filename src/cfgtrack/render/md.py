@@ -60,7 +60,7 @@ def _row(change: Change) -> list[str]:
         change.left.age or NO_AGE,
         _side(change.right),
         change.right.age or NO_AGE,
-        change.kind.replace("_", " "),
+        change.kind_text,
         status,
     ]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from cfgtrack.render.documents import document
 
 if TYPE_CHECKING:
-    from cfgtrack.compare.run_diff import Item
+    from cfgtrack.compare.run_items import Item
     from cfgtrack.record.reproduce import Outcome, Plan
 
 

@@ -14,7 +14,8 @@ from cfgtrack.render import ABSENT_TEXT, plural
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from cfgtrack.compare.run_diff import Item, RunDiff
+    from cfgtrack.compare.run_diff import RunDiff
+    from cfgtrack.compare.run_items import Item
     from cfgtrack.git.objects import CommitInfo
 
 LISTED_COMMITS = 10
@@ -116,7 +117,7 @@ def _table_row(item: Item) -> list[str | Text]:
         Text("  " + item.name),
         Text(short(item.left), style="dim" if item.left is None else ""),
         Text(short(item.right), style="dim" if item.right is None else ""),
-        Text(item.kind, style=style),
+        Text(item.kind_text, style=style),
     ]
 
 
@@ -144,7 +145,7 @@ def run_diff_markdown(result: RunDiff, *, only_undocumented: bool, show_equal: b
                 cell(item.name),
                 code(short(item.left)) if item.left else f"_{ABSENT_TEXT}_",
                 code(short(item.right)) if item.right else f"_{ABSENT_TEXT}_",
-                f"**{item.kind}**" if item.differs else item.kind,
+                f"**{item.kind_text}**" if item.differs else item.kind_text,
             ]
             for item in items
         ]
@@ -181,5 +182,6 @@ def run_diff_document(
         document["git"] = result.git.to_dict()
     if result.data is not None:
         document["data"] = [item.to_dict() for item in result.data]
+        document["data_ages"] = [item.to_dict() for item in result.data_ages]
     document["exit_code"] = result.exit_code
     return document

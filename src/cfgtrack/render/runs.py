@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cfgtrack.render import emit
+from cfgtrack.render import emit, format_value
 from cfgtrack.render.documents import document, dumps
 from cfgtrack.render.table import print_table
+from cfgtrack.settings import duration_text
 
 if TYPE_CHECKING:
     from cfgtrack.verbs.runs import RunsResult, ShowResult
@@ -27,6 +28,9 @@ IDS_WIDTH = 1000  # piped: never cut ids or names
 
 
 def render_runs(result: RunsResult, output: str) -> None:
+    if result.table is not None:
+        render_run_table(result, output)
+        return
     if output == "json":
         runs = [run.to_dict() for run in result.runs]
         emit(dumps(document("runs", {"tracking_uri": result.tracking_uri, "runs": runs})))
@@ -46,8 +50,44 @@ def render_runs(result: RunsResult, output: str) -> None:
         ]
         for run in result.runs
     ]
-    empty = "no tracked runs match" if result.filtered else "no tracked runs yet"
-    print_table(RUNS_HEADERS, rows, output=output, empty=empty, piped_width=IDS_WIDTH)
+    if output == "csv":
+        emit_csv(RUNS_HEADERS, rows)
+        return
+    print_table(RUNS_HEADERS, rows, output=output, empty=_empty(result), piped_width=IDS_WIDTH)
+
+
+def _empty(result: RunsResult) -> str:
+    return "no tracked runs match" if result.filtered else "no tracked runs yet"
+
+
+def render_run_table(result: RunsResult, output: str) -> None:
+    """The typed columns asked for: JSON values as recorded, text cells as ``format_value``."""
+    table = result.table
+    if output == "json":
+        body = {"tracking_uri": result.tracking_uri, "columns": table.columns, "runs": table.rows}
+        emit(dumps(document("runs", body)))
+        return
+    rows = [[_cell(row.get(column)) for column in table.columns] for row in table.rows]
+    if output == "csv":
+        emit_csv(table.columns, rows)
+        return
+    print_table(table.columns, rows, output=output, empty=_empty(result), piped_width=IDS_WIDTH)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else format_value(value)
+
+
+def emit_csv(headers: list[str], rows: list[list[Any]]) -> None:
+    """RFC 4180 CSV on stdout (lists and mappings as their JSON text)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    emit(buffer.getvalue().rstrip("\n"))
 
 
 def render_show(result: ShowResult, output: str) -> None:
@@ -87,6 +127,18 @@ def summary(record: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("host", f"{env.get('hostname')} ({len(env.get('packages', {}))} packages)"))
     for entry in record.get("data", []):
         lines.append((f"data {entry['name']}", entry.get("sha256") or entry.get("error", "-")))
+        if entry.get("age_s") is not None:
+            lines.append((f"data {entry['name']} age", data_age_text(entry)))
     if run.get("error"):
         lines.append(("error", f"{run['error']['type']}: {run['error']['message']}"))
     return lines
+
+
+def data_age_text(entry: dict[str, Any]) -> str:
+    """``3d 4h at the run's start (newest file modified ...)``, and the limit it was held to."""
+    text = (
+        f"{duration_text(entry['age_s'])} at the run's start "
+        f"(newest file modified {entry.get('newest_mtime')})"
+    )
+    max_age = entry.get("max_age")
+    return f"{text}; max_age {max_age}" if max_age else text

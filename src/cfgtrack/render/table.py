@@ -105,7 +105,7 @@ def _row(change: Change) -> list[str | Text]:
         change.left.age or NO_AGE,
         _side(change.right, shown[1]),
         change.right.age or NO_AGE,
-        Text(change.kind.replace("_", " "), style=KIND_STYLES.get(change.kind, "")),
+        Text(change.kind_text, style=KIND_STYLES.get(change.kind, "")),
         _status(change),
     ]
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from cfgtrack.errors import CfgtrackError
 
+NO_COMMIT = "No commit before the end of the quarter: nothing to compare."
+
 if TYPE_CHECKING:
     from cfgtrack.ages.audit import Audit
     from cfgtrack.progress import ProgressCallback
@@ -28,11 +30,12 @@ class ReportResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when gating (``fail_on_stale``) and an env has unreviewed stale parameters; 2 when
-        the gate cannot judge (``refused`` says why)."""
+        """1 when gating (``fail_on_stale``) and an env has unreviewed stale parameters or a
+        production model is stale; 2 when the gate cannot judge (``refused`` says why)."""
         if self.refused is not None:
             return self.refused.exit_code
-        return 1 if self.gate and any(env.unreviewed for env in self.audit.envs) else 0
+        models = self.audit.models.stale if self.audit.models else []
+        return 1 if self.gate and (models or any(e.unreviewed for e in self.audit.envs)) else 0
 
 
 def report(
@@ -58,7 +61,9 @@ def report(
     still written) unless ``allow_shallow``.
     """
     from cfgtrack.ages.audit import Quarter, build_audit, env_pairs, judged_at
+    from cfgtrack.ages.debt import cost_of_debt
     from cfgtrack.ages.history import load_histories
+    from cfgtrack.ages.production import ProductionModels, production_models
     from cfgtrack.render.audit.files import write_report
     from cfgtrack.verbs.project import audited, gate_refusal, since_date
 
@@ -74,11 +79,18 @@ def report(
         since=since_date(since, as_of),
         on_progress=on_progress,
     )
-    differences = _differences(ask.settings, ask.envs, overrides, rev, as_of, now)
+    judged = _judged_revision(ask.settings, rev, as_of, now)
+    differences = _differences(ask.settings, ask.envs, overrides, judged)
     pairs = env_pairs(ask.envs, ask.settings)
     audit = build_audit(
         histories, ask.reviews, chosen, ask.threshold, undocumented=differences, pairs=pairs
     )
+    audit.models = (
+        production_models(ask.settings, as_of, ask.threshold, judged, overrides)
+        if judged is not False
+        else ProductionModels([], NO_COMMIT)
+    )
+    audit.debt = cost_of_debt(ask.settings.resolved_tracking_uri(), chosen, audit.as_of, histories)
     files = write_report(audit, Path(out))
     run_id = None
     if log_to_mlflow:
@@ -89,22 +101,28 @@ def report(
     return ReportResult(audit, files, run_id, gate=fail_on_stale, refused=refused)
 
 
-def _differences(
-    settings: Settings,
-    envs: Sequence[str | None],
-    overrides: Sequence[str],
-    rev: str,
-    as_of: datetime,
-    now: datetime,
-) -> Any:
-    """Undocumented differences as the configs stood when the audit judges them."""
-    from cfgtrack.ages.audit import undocumented_differences
+def _judged_revision(
+    settings: Settings, rev: str, as_of: datetime, now: datetime
+) -> str | bool | None:
+    """The revision the configs are judged at: None for the work tree (the quarter still
+    running at HEAD), the last commit before the quarter's end, False when there is none."""
     from cfgtrack.git.objects import commit_at
     from cfgtrack.git.repo import repo_toplevel
 
     if as_of >= now:
-        return undocumented_differences(settings, envs, overrides, None if rev == "HEAD" else rev)
-    commit = commit_at(repo_toplevel(settings.root), rev, as_of)
-    if commit is None:
-        return [], "No commit before the end of the quarter: nothing to compare."
-    return undocumented_differences(settings, envs, overrides, commit)
+        return None if rev == "HEAD" else rev
+    return commit_at(repo_toplevel(settings.root), rev, as_of) or False
+
+
+def _differences(
+    settings: Settings,
+    envs: Sequence[str | None],
+    overrides: Sequence[str],
+    judged: str | bool | None,
+) -> Any:
+    """Undocumented differences as the configs stood when the audit judges them."""
+    from cfgtrack.ages.audit import undocumented_differences
+
+    if judged is False:
+        return [], NO_COMMIT
+    return undocumented_differences(settings, envs, overrides, judged)

@@ -41,7 +41,8 @@ def reproduce(
     on_plan: Callable[[Plan], None] | None = None,
     output: IO[str] | None = None,
 ) -> ReproduceResult:
-    """Plan how to run ``run_id`` again from the clone at ``cwd`` (default: here).
+    """Plan how to run ``run_id`` again from the clone at ``cwd`` (default: here); a model URI
+    (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) stands for the run that trained it.
 
     ``patch_out`` receives the recorded patch. With ``execute`` the run is repeated in a
     temporary worktree (kept with ``keep``); ``on_plan`` sees the plan before that starts and
@@ -57,7 +58,10 @@ def reproduce(
             f"{here} is not inside a git repository; run cfgtrack reproduce in a clone of "
             "the project the run came from"
         )
-    plan = make_plan(run_id, tracking_uri or load_settings().resolved_tracking_uri(), repo)
+    from cfgtrack.tracking.models import run_id_of
+
+    uri = tracking_uri or load_settings().resolved_tracking_uri()
+    plan = make_plan(run_id_of(uri, run_id), uri, repo)
     if patch_out is not None:
         _write_patch(Path(patch_out), plan.patch)
     if on_plan is not None:

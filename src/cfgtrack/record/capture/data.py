@@ -17,6 +17,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,13 @@ def fingerprint_paths(
     ``paths`` maps names to paths, or lists paths (each named after its file or folder).
     """
     cache = FingerprintCache(Path(cache_file))
-    entries = [fingerprint(name, path, cache) for name, path in _named_paths(paths, Path(base))]
+    entries = [fingerprint(name, path, cache) for name, path in named_paths(paths, Path(base))]
     cache.save()
     return entries
 
 
-def _named_paths(
-    paths: Mapping[str, str] | Sequence[str], base: Path
-) -> Iterator[tuple[str, Path]]:
+def named_paths(paths: Mapping[str, str] | Sequence[str], base: Path) -> Iterator[tuple[str, Path]]:
+    """Each declared path with its name, made absolute against ``base``."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     items = paths.items() if isinstance(paths, Mapping) else ((None, path) for path in paths)
@@ -54,7 +54,8 @@ def _named_paths(
 
 
 def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any]:
-    """The entry for one file or folder; ``cached`` is true when no byte had to be re-read."""
+    """The entry for one file or folder; ``cached`` is true when no byte had to be re-read, and
+    ``newest_mtime`` is when its most recently modified file changed (how fresh the data is)."""
     entry: dict[str, Any] = {
         "name": name,
         "path": str(path),
@@ -62,6 +63,7 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         "sha256": None,
         "size_bytes": None,
         "files": 0,
+        "newest_mtime": None,
         "cached": False,
         "error": None,
     }
@@ -72,12 +74,8 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         entry.update(kind=MISSING, error=MISSING)
         return entry
     try:
-        info = path.stat()
-        if stat.S_ISREG(info.st_mode):
-            entry["kind"], files = "file", [("", path, info)]
-        elif stat.S_ISDIR(info.st_mode):
-            entry["kind"], files = "directory", _walk(path)
-        else:
+        entry["kind"], files = files_of(path)
+        if entry["kind"] is None:
             entry["error"] = "not a regular file or folder"
             return entry
         key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogatepass")).hexdigest()
@@ -108,9 +106,33 @@ def fingerprint(name: str, path: Path, cache: FingerprintCache) -> dict[str, Any
         sha256=digests[0][1] if entry["kind"] == "file" else _fold(digests),
         size_bytes=size,
         files=len(digests),
+        newest_mtime=mtime_text(newest_mtime_ns(files)),
         cached=not reread,
     )
     return entry
+
+
+def files_of(path: Path) -> tuple[str | None, list[tuple[str, Path, os.stat_result]]]:
+    """The kind of a declared path (``file``, ``directory``, None for anything else) and its
+    regular files; raises ``OSError`` when it cannot be read."""
+    info = path.stat()
+    if stat.S_ISREG(info.st_mode):
+        return "file", [("", path, info)]
+    if stat.S_ISDIR(info.st_mode):
+        return "directory", _walk(path)
+    return None, []
+
+
+def newest_mtime_ns(files: list[tuple[str, Path, os.stat_result]]) -> int | None:
+    return max((info.st_mtime_ns for _, _, info in files), default=None)
+
+
+def mtime_text(mtime_ns: int | None) -> str | None:
+    """A modification time as the record writes times (ISO 8601, UTC)."""
+    if mtime_ns is None:
+        return None
+    moment = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _still_valid(hit: Any, info: os.stat_result) -> bool:

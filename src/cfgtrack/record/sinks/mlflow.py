@@ -99,6 +99,9 @@ def _dataset_inputs(data: list[dict[str, Any]]) -> list[DatasetInput]:
             InputTag(key="mlflow.data.context", value=entry.get("context", "training")),
             InputTag(key="cfgtrack.sha256", value=entry["sha256"]),
         ]
+        for key in ("newest_mtime", "age_s", "max_age"):  # how fresh the data was
+            if entry.get(key) is not None:
+                tags.append(InputTag(key=f"cfgtrack.{key}", value=str(entry[key])))
         inputs.append(DatasetInput(dataset=dataset, tags=tags))
     return inputs
 

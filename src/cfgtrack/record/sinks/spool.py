@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgtrack.record.capture.git import sanitize_url
 from cfgtrack.record.run_record import finish_record, to_json, write_atomic
 from cfgtrack.record.sinks.files import FOLDER, final_views, read_record
 from cfgtrack.record.sinks.spool_schema import problem_of
+from cfgtrack.redact.urls import sanitize_url
 
 try:
     import fcntl

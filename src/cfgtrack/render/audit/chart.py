@@ -10,8 +10,12 @@ import io
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cfgtrack.ages.stale import Parameter
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("< 90 days", timedelta(days=90)),
@@ -67,6 +71,13 @@ def ages_svg(per_env: Sequence[tuple[str, Sequence[Parameter]]], title: str) -> 
         bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(rows), 1)),
         fontsize=8,
     )
+    return svg_of(figure)
+
+
+def svg_of(figure: Figure) -> str:
+    """``figure`` as an ``<svg>`` element: text kept as text, the same bytes for the same chart."""
+    import matplotlib
+
     buffer = io.StringIO()
     with (
         warnings.catch_warnings(),

@@ -8,6 +8,7 @@ from typing import Any
 from cfgtrack.ages.audit import Audit
 from cfgtrack.ages.model import age_days
 from cfgtrack.render import ages_text as text
+from cfgtrack.render.audit.models import models_dict
 from cfgtrack.render.documents import document
 
 
@@ -54,6 +55,7 @@ def audit_document(audit: Audit) -> dict[str, Any]:
                     for item in audit.undocumented or []
                 ],
             },
+            "production_models": models_dict(audit.models, audit.as_of),
             "long_divergences": [
                 {
                     "key": item.key,
@@ -68,6 +70,7 @@ def audit_document(audit: Audit) -> dict[str, Any]:
                 }
                 for item in audit.divergences
             ],
+            "cost_of_debt": None if audit.debt is None else audit.debt.to_dict(),
         },
     )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from cfgtrack.ages.audit import Audit
 from cfgtrack.render import ages_text as text
+from cfgtrack.render.audit import models
 from cfgtrack.render.audit.chart import ages_svg
+from cfgtrack.render.audit.debt import debt_tables, velocity_svg
 from cfgtrack.render.audit.markdown import header_lines
 from cfgtrack.render.audit.tables import all_tables, env_name
 
@@ -33,6 +35,14 @@ def render_html(audit: Audit) -> str:
         notes=text.history_notes(audit.histories),
         tables=all_tables(audit),
         chart=chart,
+        figures={
+            models.TITLE: (
+                models.CHART_ID,
+                models.models_svg(audit.models, audit.as_of, audit.threshold),
+            )
+        },
+        debt_tables=debt_tables(audit.debt),
+        debt_chart=velocity_svg(audit.debt),
         value_columns=VALUE_COLUMNS,
         short_columns=SHORT_COLUMNS,
         as_of=text.date_text(audit.as_of),

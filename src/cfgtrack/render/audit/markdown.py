@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cfgtrack.ages.audit import Audit
 from cfgtrack.render import ages_text as text
+from cfgtrack.render.audit.debt import debt_markdown
 from cfgtrack.render.audit.tables import Table, all_tables
 
 
@@ -23,6 +24,7 @@ def render_markdown(audit: Audit) -> str:
     for table in all_tables(audit):
         lines += ["", f"## {table.title}", ""]
         lines += _table(table)
+    lines += debt_markdown(audit.debt)
     return "\n".join(lines) + "\n"
 
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cfgtrack.ages.audit import Audit, EnvAudit
 from cfgtrack.ages.model import age_text
 from cfgtrack.render import ages_text as text
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
-    empty: str
+from cfgtrack.render.audit.models import models_table
+from cfgtrack.render.audit.table import Table
 
 
 def env_name(env: str | None) -> str:
@@ -131,7 +123,7 @@ def undocumented_table(audit: Audit) -> Table:
 
 def all_tables(audit: Audit) -> list[Table]:
     """Every table of the report in reading order."""
-    tables = [summary_table(audit)]
+    tables = [summary_table(audit), models_table(audit.models, audit.as_of, audit.threshold)]
     for env in audit.envs:
         tables += [stale_table(env, audit.threshold.days), changes_table(env)]
     return [*tables, undocumented_table(audit), divergence_table(audit)]
