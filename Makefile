@@ -3,13 +3,17 @@
 #               compares staging with prod and the model with prod, and writes a quarterly
 #               audit of a backdated copy of the example
 #   make test   installs system packages (chromium, postgresql) when missing, the test extras,
-#               then runs lint + the whole suite
+#               the Ray launcher's own virtualenv (.venv-ray), then runs lint + the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cfgtrack-installed
+# hydra-ray-launcher needs cloudpickle<3, joblib>=1.6 (the joblib launcher) cloudpickle>=3: the
+# Ray tests run their Hydra apps with this virtualenv's interpreter.
+RAY_VENV := .venv-ray
+RAY_STAMP := $(RAY_VENV)/.cfgtrack-installed
 
-.PHONY: demo test lint bench clean install system-deps
+.PHONY: demo test lint bench clean install ray-venv system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +22,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(RAY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(RAY_VENV)
+	$(RAY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RAY_VENV)/bin/python -m pip install --quiet -e ".[ray]"
+	touch $(RAY_STAMP)
+
+ray-venv: $(RAY_STAMP)
 
 # cfgtrack diff exits 1 when it finds differences: that is the demo's point, not a failure
 # (exit 2, bad input, still stops it).
@@ -55,11 +67,11 @@ lint: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: system-deps lint
+test: system-deps lint $(RAY_STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) mlflow.db mlartifacts outputs multirun
+	rm -rf $(VENV) $(RAY_VENV) mlflow.db mlartifacts outputs multirun

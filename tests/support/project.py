@@ -96,9 +96,11 @@ class Project:
         cwd: Path | None = None,
         script: str = "app.py",
         timeout: float = 180,
+        python: str = PYTHON,
     ) -> subprocess.CompletedProcess[str]:
+        """The app run to its end; ``python`` is the interpreter (another virtualenv's)."""
         return subprocess.run(
-            [PYTHON, str(self.root / script), *args],
+            [python, str(self.root / script), *args],
             cwd=cwd or self.root,
             env=self.env(env),
             capture_output=True,

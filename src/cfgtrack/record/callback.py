@@ -55,6 +55,16 @@ class TrackingCallback(Callback):
         self._sweep: SweepSession | None = None
         self._job: JobSession | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Launchers pickle the callback into their workers (joblib, Submitit, Ray): the
+        sessions stay with the process that opened them; a job learns its sweep from
+        ``parent`` alone, which names the sweep's run, tracking URI and experiment."""
+        return {**self.__dict__, "_sweep": None, "_job": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        install_task_exit()  # in the worker, where the launcher calls the task
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         enforce_strict(config, self.options.strict, job=False)
         try:

@@ -51,10 +51,18 @@ RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process 
 
 @dataclass(frozen=True)
 class ParentRef:
-    """A sweep's run as its jobs see it: always its local id, its MLflow id when it has one."""
+    """A sweep's run as its jobs see it: always its local id, its MLflow id when it has one,
+    and where it is recorded. It travels with the pickled callback to launcher workers (Submitit,
+    Ray), so jobs on other hosts write to the driver's store, not to a worker's default."""
 
     local_id: str
     run_id: str | None = None
+    tracking_uri: str | None = None
+    experiment: str | None = None
+
+    def spooled(self) -> dict[str, str | None]:
+        """What a job's spool entry keeps of its parent (never the URI's credentials)."""
+        return {"local_id": self.local_id, "run_id": self.run_id}
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,6 @@ class Delivery:
         self.active = False
         self.heartbeat: Heartbeat | None = None
         self.pending: tuple[Background[Any], Gate] | None = None  # a start still under way
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Sweep sessions travel to launcher workers; threads stay home."""
-        return {**self.__dict__, "heartbeat": None, "pending": None}
 
     @property
     def local_id(self) -> str:
@@ -320,7 +324,7 @@ class Delivery:
             "params": plan.params,
             "extra_tags": plan.extra_tags,
             "data": plan.data,
-            "parent": None if self.parent is None else self.parent.__dict__.copy(),
+            "parent": None if self.parent is None else self.parent.spooled(),
             "output_dir": run["output_dir"],
             "process": {"host": socket.gethostname(), "pid": os.getpid()},
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ log = cfgtrack_logger()
 class _ProcessState:
     open_sessions: list[Session] = field(default_factory=list)
     interrupted_by: int | None = None
+    uncaught: BaseException | None = None  # what ends the process, as sys.excepthook saw it
     guards_installed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,7 +93,7 @@ class Session:
         plan = RunPlan(run_name(record), tags, None, {}, record["data"], views)
         delivery = Delivery(
             settings,
-            settings.resolved_tracking_uri(),
+            self._tracking_uri(settings),
             self._experiment(settings, config),
             record,
             self.parent,
@@ -100,9 +102,15 @@ class Session:
         delivery.spool(plan)
         self.delivery = delivery
 
+    def _tracking_uri(self, settings: Settings) -> str:
+        """A sweep's job records where its sweep does (see ``ParentRef``)."""
+        inherited = self.parent.tracking_uri if self.parent else None
+        return inherited or settings.resolved_tracking_uri()
+
     def _experiment(self, settings: Settings, config: DictConfig) -> str:
         return (
-            self.options.experiment
+            (self.parent.experiment if self.parent else None)
+            or self.options.experiment
             or settings.experiment
             or config_stem(OmegaConf.select(config, "hydra.job.config_name", default=None))
             or "Default"
@@ -208,7 +216,7 @@ class JobSession(Session):
         )
         if wanted is None:
             return False
-        uri = settings.resolved_tracking_uri()
+        uri = self._tracking_uri(settings)
         experiment = self._experiment(settings, config)
         found = skip_finished.find_reusable(settings, uri, experiment, wanted)
         if found is None:
@@ -291,7 +299,13 @@ class SweepSession(Session):
             warn_failed(
                 "starting the sweep's MLflow run", exc
             )  # its jobs then wait in the spool too
-        return ParentRef(self.record["run"]["local_id"], self.delivery.run_id)
+        delivery = self.delivery
+        return ParentRef(
+            self.record["run"]["local_id"],
+            delivery.run_id,
+            delivery.tracking_uri,
+            delivery.experiment,
+        )
 
     def children_failed(self) -> bool:
         """True when any job of the sweep ended FAILED or KILLED (in the spool or MLflow)."""
@@ -315,13 +329,26 @@ class KilledBySignal(Exception):
         super().__init__(f"the process was stopped by {name} ({signum})")
 
 
+def _exit_status() -> tuple[str, BaseException]:
+    """How runs still open at exit end: KILLED by a signal or an interrupt that nothing caught
+    (a cancelled Submitit job's task), else FAILED with the error that ended the process."""
+    if _STATE.interrupted_by is not None:
+        return "KILLED", KilledBySignal(_STATE.interrupted_by)
+    uncaught = _STATE.uncaught
+    if isinstance(uncaught, KeyboardInterrupt):
+        return "KILLED", uncaught
+    return "FAILED", uncaught or RuntimeError("the process exited before the run ended")
+
+
 def _finish_open_at_exit() -> None:
-    signum = _STATE.interrupted_by
+    status, exc = _exit_status()
     for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
-        if signum is not None:
-            session.finish("KILLED", KilledBySignal(signum))
-        else:
-            session.finish("FAILED", RuntimeError("the process exited before the run ended"))
+        session.finish(status, exc)
+
+
+def _note_uncaught(kind: type[BaseException], value: BaseException, tb: Any, previous: Any) -> None:
+    _STATE.uncaught = value
+    previous(kind, value, tb)
 
 
 def _on_signal(signum: int, frame: Any, previous: Any) -> None:
@@ -342,6 +369,8 @@ def install_process_guards() -> None:
             return
         _STATE.guards_installed = True
     atexit.register(_finish_open_at_exit)
+    previous_hook = sys.excepthook
+    sys.excepthook = lambda k, v, tb, p=previous_hook: _note_uncaught(k, v, tb, p)
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGINT, signal.SIGTERM):

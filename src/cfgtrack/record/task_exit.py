@@ -2,17 +2,19 @@
 
 Hydra's ``run_job`` catches ``Exception`` only: a task's ``SystemExit`` or ``KeyboardInterrupt``
 passes every job callback by, and the run would end FAILED at exit. ``@cfgtrack.track`` wraps
-its Hydra call; for apps that keep ``@hydra.main`` with ``TrackingCallback``, the callback wraps
-``run_job`` where Hydra calls it (looked up by name in the module that calls it, for single runs
-and for the basic launcher's sweeps). Either way: ``sys.exit(0)`` or ``sys.exit()``
-is FINISHED, another exit code FAILED, an interrupt KILLED. The task it passes on is
-``skippable`` (see ``cfgtrack.record.skip_finished``).
+its Hydra call; for apps that keep ``@hydra.main`` with ``TrackingCallback``, and for jobs that
+launchers run in other processes (joblib, Submitit, Ray: the callback arrives there pickled), the
+callback wraps ``run_job`` where Hydra or the launcher calls it (looked up by name in the module
+that calls it). Either way: ``sys.exit(0)`` or ``sys.exit()`` is FINISHED, another exit code
+FAILED, an interrupt KILLED (a cancelled Submitit or Ray job: both deliver a KeyboardInterrupt).
+The task it passes on is ``skippable`` (see ``cfgtrack.record.skip_finished``).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +24,15 @@ from cfgtrack.record.session import end_open_jobs
 from cfgtrack.record.skip_finished import skippable
 
 # The Hydra modules that call ``run_job`` by its module-level name (Hydra 1.3).
-_CALLERS = ("hydra._internal.hydra", "hydra._internal.core_plugins.basic_launcher")
-_INSTALLED = threading.Event()
+_HYDRA_CALLERS = ("hydra._internal.hydra", "hydra._internal.core_plugins.basic_launcher")
+# The launcher plugins' modules that do, in the process that runs the job; wrapped only where
+# the launcher is already loaded (importing one would import Ray or Submitit for nothing).
+_LAUNCHER_CALLERS = (
+    "hydra_plugins.hydra_joblib_launcher._core",
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher",
+    "hydra_plugins.hydra_ray_launcher._launcher_util",
+)
+_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -56,15 +65,17 @@ def _wrapped(run_job: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Once per process: wrap the task wherever Hydra calls ``run_job``."""
-    if _INSTALLED.is_set():
-        return
-    _INSTALLED.set()
-    for name in _CALLERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        current = getattr(module, "run_job", None)
-        if callable(current) and not getattr(current, "cfgtrack_wrapped", False):
-            module.run_job = _wrapped(current)
+    """Wrap the task wherever Hydra, or a launcher loaded in this process, calls ``run_job``
+    (again on each call: a worker loads its launcher before it unpickles the callback)."""
+    with _LOCK:
+        for name in _HYDRA_CALLERS:
+            _wrap_in(importlib.import_module(name))
+        for name in _LAUNCHER_CALLERS:
+            if name in sys.modules:
+                _wrap_in(sys.modules[name])
+
+
+def _wrap_in(module: Any) -> None:
+    current = getattr(module, "run_job", None)
+    if callable(current) and not getattr(current, "cfgtrack_wrapped", False):
+        module.run_job = _wrapped(current)
