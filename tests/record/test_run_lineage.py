@@ -203,7 +203,8 @@ def test_what_needs_runs_and_known_aspects(lineage: Lineage) -> None:
         "e.g. --what env,git"
     )
     envs = lineage.cli("diff", "staging", "prod", "--what", "git")
-    assert envs.returncode == 2 and "give run:<id> on both sides" in envs.stderr
+    assert envs.returncode == 2
+    assert "give run:<id> or models:/NAME@ALIAS on both sides" in envs.stderr
 
 
 # --- cfgtrack reproduce ------------------------------------------------------------------------
