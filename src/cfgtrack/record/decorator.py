@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cfgtrack.config.yaml_files import MAX_YAML_BYTES, parse_yaml
-from cfgtrack.record.skip_finished import skippable
+from cfgtrack.record.skip_finished import may_skip, skippable
 from cfgtrack.record.task_exit import true_status_on_exit
 
 CALLBACK_KEY = "cfgtrack"
@@ -113,7 +113,7 @@ def track(
                 _run_hydra(
                     args=args,
                     args_parser=args_parser,
-                    task_function=skippable(task),
+                    task_function=skippable(task) if may_skip(skip_finished) else task,
                     config_path=resolved_path,
                     config_name=config_name,
                 )

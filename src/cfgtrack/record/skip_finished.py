@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cfgtrack.redact.messages import cfgtrack_logger
-from cfgtrack.settings import Settings
+from cfgtrack.settings import Settings, load_settings
 from cfgtrack.tracking.finished import FinishedRun
 
 log = cfgtrack_logger()
@@ -45,6 +45,30 @@ def data_digest(data: list[dict[str, Any]]) -> str | None:
         return None
     text = json.dumps(pairs, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def may_skip(wanted: bool | None) -> bool:
+    """Whether a job of this launch may reuse a finished run: the decorator's argument, else the
+    ``skip_finished`` setting. Only then is the task wrapped, so that with the feature off a
+    failing task's traceback holds the app's own frames and no cfgtrack frame."""
+    if wanted is not None:
+        return wanted
+    return load_settings(problems=[]).skip_finished  # a bad setting is reported by the run
+
+
+def asked_in(config: Any) -> bool | None:
+    """The ``skip_finished`` given to the job's ``TrackingCallback`` in ``hydra.callbacks``
+    (None: not given, or not readable)."""
+    try:
+        callbacks = config.hydra.callbacks or {}
+        for entry in callbacks.values():
+            if str(entry.get("_target_", "")).endswith("TrackingCallback"):
+                value = entry.get("skip_finished")
+                if value is not None:
+                    return bool(value)
+    except Exception:  # a config Hydra itself will judge; never a reason to fail the job
+        return None
+    return None
 
 
 def skippable(task: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -7,7 +7,8 @@ launchers run in other processes (joblib, Submitit, Ray: the callback arrives th
 callback wraps ``run_job`` where Hydra or the launcher calls it (looked up by name in the module
 that calls it). Either way: ``sys.exit(0)`` or ``sys.exit()`` is FINISHED, another exit code
 FAILED, an interrupt KILLED (a cancelled Submitit or Ray job: both deliver a KeyboardInterrupt).
-The task it passes on is ``skippable`` (see ``cfgtrack.record.skip_finished``).
+The task it passes on is ``skippable`` when a job may reuse a finished run (see
+``cfgtrack.record.skip_finished``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cfgtrack.record.session import end_open_jobs
-from cfgtrack.record.skip_finished import skippable
+from cfgtrack.record.skip_finished import asked_in, may_skip, skippable
 
 # The Hydra modules that call ``run_job`` by its module-level name (Hydra 1.3).
 _HYDRA_CALLERS = ("hydra._internal.hydra", "hydra._internal.core_plugins.basic_launcher")
@@ -55,8 +56,9 @@ def _wrapped(run_job: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(run_job)
     def run_job_with_exit_status(*args: Any, **kwargs: Any) -> Any:
-        if callable(kwargs.get("task_function")):  # Hydra 1.3 passes it by name
-            kwargs["task_function"] = skippable(kwargs["task_function"])
+        task = kwargs.get("task_function")  # Hydra 1.3 passes it by name
+        if callable(task) and may_skip(asked_in(kwargs.get("config"))):
+            kwargs["task_function"] = skippable(task)
         with true_status_on_exit():
             return run_job(*args, **kwargs)
 
