@@ -53,7 +53,10 @@ def may_skip(wanted: bool | None) -> bool:
     failing task's traceback holds the app's own frames and no cfgtrack frame."""
     if wanted is not None:
         return wanted
-    return load_settings(problems=[]).skip_finished  # a bad setting is reported by the run
+    try:
+        return load_settings(problems=[]).skip_finished  # a bad setting is reported by the run
+    except Exception:  # never a reason to stop the launch: wrapping only costs a frame
+        return True
 
 
 def asked_in(config: Any) -> bool | None:
