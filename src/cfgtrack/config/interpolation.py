@@ -32,6 +32,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.grammar_parser import SIMPLE_INTERPOLATION_PATTERN, parse
 
+from cfgtrack.config.plain import copy_tree
 from cfgtrack.config.resolve import node_value
 
 Path = tuple[Any, ...]
@@ -182,7 +183,7 @@ class PlainResolver:
         """The resolved value of the node at ``path``, containers copied."""
         if needs_resolving(node):
             value, failed = self.leaf(path)
-            return _copy(value), failed
+            return copy_tree(value), failed
         if isinstance(node, dict):
             out, failed = {}, []
             for key, item in node.items():
@@ -228,14 +229,6 @@ def _get(tree: Any, path: Path) -> Any:
     for segment in path:
         tree = tree[segment]
     return tree
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def _candidates(value: Any, path: Path, found: list[Path]) -> None:

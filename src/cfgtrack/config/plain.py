@@ -19,7 +19,7 @@ def merge(dest: dict[Any, Any], src: Mapping[Any, Any]) -> None:
     """
     for key, value in src.items():
         if key not in dest:
-            dest[key] = _copy(value)
+            dest[key] = copy_tree(value)
             continue
         current = dest[key]
         if isinstance(value, dict):
@@ -32,12 +32,13 @@ def merge(dest: dict[Any, Any], src: Mapping[Any, Any]) -> None:
             raise NotModelled
         elif value == MISSING and isinstance(value, str):
             continue
-        dest[key] = _copy(value)
+        dest[key] = copy_tree(value)
 
 
-def _copy(value: Any) -> Any:
+def copy_tree(value: Any) -> Any:
+    """A copy of a plain-data tree: its dicts and lists new, its leaves shared."""
     if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
+        return {key: copy_tree(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_copy(item) for item in value]
+        return [copy_tree(item) for item in value]
     return value
