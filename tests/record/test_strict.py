@@ -129,6 +129,16 @@ def test_dirty_tree_refuses_the_run(strict_project: Project):
     assert project.run().returncode == 0
 
 
+def test_a_refusal_masks_what_looks_secret_in_its_reason(strict_project: Project):
+    """The reason names paths from the config and the tree; a token in one is masked."""
+    project = strict_project
+    token = "ghp_" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7j"
+    write(project.root, {f"conf/model/{token}.yaml": "name: leaked\n"})
+    result = project.run(env=STRICT)
+    _assert_refused(project, result, "config files not committed to git", "REDACTED")
+    assert token not in result.stderr + result.stdout
+
+
 def test_untracked_config_file_refuses_the_run_with_track_strict(strict_project: Project):
     project = strict_project
     app = project.root / "app.py"

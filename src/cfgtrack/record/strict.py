@@ -24,6 +24,7 @@ from cfgtrack.errors import CfgtrackError
 from cfgtrack.git.repo import run_git
 from cfgtrack.record.capture.config import select_list
 from cfgtrack.record.capture.own_files import OwnFiles, exclude_own_files
+from cfgtrack.redact.messages import mask_message
 from cfgtrack.settings import Settings
 
 CONFIG_KEY = "cfgtrack.strict"
@@ -224,7 +225,8 @@ def enforce(
     except CfgtrackError as exc:
         _refuse(str(exc))
     except Exception as exc:
-        _refuse(f"the checks could not run ({type(exc).__name__}: {exc})")
+        # unlike a CfgtrackError's, this message is not masked yet
+        _refuse(mask_message(f"the checks could not run ({type(exc).__name__}: {exc})"))
 
 
 def _refuse(reason: str) -> None:
