@@ -16,6 +16,7 @@ APP = """\
 import os
 import time
 
+import mlflow
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
@@ -25,6 +26,8 @@ import cfgtrack
 @cfgtrack.track(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     print(f"TASK-START {time.time():.3f} {HydraConfig.get().runtime.output_dir}", flush=True)
+    active = mlflow.active_run()
+    print("ACTIVE-RUN", active.info.run_id if active else None, flush=True)
     marker = os.environ.get("WAIT_FOR")
     if marker:
         print("WAITING", flush=True)

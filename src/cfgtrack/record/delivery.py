@@ -1,12 +1,15 @@
 """Getting one run's record into MLflow without ever holding up the task or losing the record.
 
 Each tracked run is first written to the spool (what MLflow should receive), then pushed to
-MLflow from a daemon thread. The task waits for that push at most ``tracking_timeout`` seconds
-(for a tracking server; a local store is written in place): a dead server fails at once, a
-hanging or slow one is left behind and the task starts. A push left behind may still complete
-the run's start while the task runs (a slow server) but never creates the run once the wait is
-over (see ``cfgtrack.record.sync.Gate``). The run's end waits at most ``tracking_timeout`` in all
-(the start still under way, then the end's own push).
+MLflow from a daemon thread. The task waits for that push at most ``tracking_timeout`` seconds:
+a dead server fails at once, a hanging or slow one is left behind and the task starts. Past that
+bound the task starts as soon as its run exists in MLflow (a local store, written in place,
+always gets that far), and the params and files follow while it runs: a wide config's params do
+not hold up its task. A push left behind may still complete the run's start while the task runs
+(a slow server) but never creates the run once the wait is over (see
+``cfgtrack.record.sync.Gate``). The run's end waits at most ``tracking_timeout`` in all for a
+server (the start still under way, then the end's own push); on a local store it waits until
+both are written.
 Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, and one warning per
 process says so. After a failure, later runs of the process go straight to the spool for five
 minutes, so an outage costs the bounded wait once in that time. A run that reached MLflow
@@ -20,6 +23,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,7 +210,7 @@ class Delivery:
         gate = Gate()
         try:
             with entry.locked():
-                job = self._push_within(_left(deadline), gate)
+                job = self._push_within(gate, lambda job: job.wait(_left(deadline)))
                 job.result()
                 if late:  # the output folder's record never learned the run's address
                     mirror_to_output_dir(entry)
@@ -254,32 +258,52 @@ class Delivery:
         bound = self._bound()
         return None if bound is None else time.monotonic() + bound
 
-    def _push_within(self, seconds: float | None, gate: Gate) -> Background[Any]:
-        """Push the entry in a daemon thread and wait for it at most ``seconds``. It may go on
-        afterwards (a slow server), but without creating the run (see ``Gate``); a request may
-        take ``REQUEST_BOUND_FACTOR`` x ``tracking_timeout``, so a hung one ends by then."""
+    def _push_within(
+        self, gate: Gate, wait: Callable[[Background[Any]], object]
+    ) -> Background[Any]:
+        """Push the entry in a daemon thread for as long as ``wait`` waits for it. It may go on
+        afterwards (a slow server, a wide config's params), but without creating the run (see
+        ``Gate``); a request may take ``REQUEST_BOUND_FACTOR`` x ``tracking_timeout``, so a hung
+        one ends by then."""
 
         def work() -> Any:
             from cfgtrack.record.sinks.mlflow import MlflowRun
 
-            if self.target is None:  # opening the store asks the server: inside the bound
-                self.target = MlflowRun(self.tracking_uri, self.experiment)
-            return push(self.entry, self.target, gate)
+            try:
+                if self.target is None:  # opening the store asks the server: inside the bound
+                    self.target = MlflowRun(self.tracking_uri, self.experiment)
+                return push(self.entry, self.target, gate)
+            finally:
+                gate.upload_ended()
 
         with bounded_http(self._bound(REQUEST_BOUND_FACTOR) or self.settings.tracking_timeout):
             job = Background(work)
-            job.wait(seconds)
+            wait(job)
             gate.may_create = False  # before MLflow's own retry settings come back
         return job
 
     def _start(self) -> None:
-        """Push the run's start; the task waits for it at most ``tracking_timeout`` seconds."""
+        """Push the run's start. The task waits for all of it at most ``tracking_timeout``
+        seconds; past that it starts as soon as its run exists (it becomes the task's active
+        run), which a tracking server must achieve within that same bound and a local store
+        always does. What is left (a wide config's params, its files) goes on behind the task,
+        and the run's end waits for it (see ``close``)."""
         gate = Gate()
-        job = self._push_within(self._bound(), gate)
+        bound = self._bound()
+
+        def wait(job: Background[Any]) -> None:
+            if not job.wait(bound or self.settings.tracking_timeout):
+                gate.wait_for_run(0 if bound else None)
+
+        job = self._push_within(gate, wait)
         if job.wait(0):
             self._settle(job, gate, ending=False)
             return
         self.pending = (job, gate)
+        if gate.run is not None:
+            self.run = gate.run
+            self.online = True
+            return
         self._warn(
             "cfgtrack: MLflow at %s did not answer within %g s; the task starts anyway. The "
             "run's record is kept in %s and goes to MLflow as soon as the server answers; if "

@@ -49,7 +49,21 @@ class Gate:
 
     def __init__(self) -> None:
         self._cancelled = threading.Event()
+        self._run_known = threading.Event()
         self.may_create = True
+        self.run: Any = None  # the MLflow run, once the upload created or found it
+
+    def run_exists(self, run: Any) -> None:
+        """The upload reached its run: the rest (params, files, end) may follow behind."""
+        self.run = run
+        self._run_known.set()
+
+    def upload_ended(self) -> None:
+        self._run_known.set()
+
+    def wait_for_run(self, seconds: float | None) -> bool:
+        """True once the run exists or the upload ended (``None``: wait until one is so)."""
+        return self._run_known.wait(seconds)
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -89,6 +103,8 @@ def push(entry: SpoolEntry, target: Any, gate: Gate | None = None) -> Any:
     progress = entry.progress(target.tracking_uri)
     run = _the_run(entry, target, progress, gate)
     _record_address(entry, address_of(target.tracking_uri, target.experiment, run))
+    if gate is not None:
+        gate.run_exists(run)
     if not progress.get("params"):
         _go_on(gate)
         target.log_params_and_tags(meta["params"], meta.get("extra_tags") or {})

@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cfgtrack.config.yaml_text import plain_yaml
 from cfgtrack.record.run_record import to_json, write_atomic
 
 FOLDER = "cfgtrack"
@@ -27,11 +26,8 @@ def plain(tree: Any) -> Any:
     return json.loads(json.dumps(tree, default=str))
 
 
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: ~10x faster on wide configs
-
-
 def _yaml(tree: Any) -> str:
-    return yaml.dump(plain(tree), Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
+    return plain_yaml(plain(tree))
 
 
 def detach_patch(record: dict[str, Any]) -> str:
