@@ -179,8 +179,8 @@ class Delivery:
         self, status: str, end_time: str, files: dict[str, str], keep_active: bool = False
     ) -> None:
         """The run ended: its last files and status go to the spool, then to MLflow if the run
-        is there; the spool entry goes once MLflow has everything. ``keep_active``: the task
-        goes on (a SIGTERM it outlives), its own MLflow calls still land in this run."""
+        is there; the spool entry goes once MLflow has everything. ``keep_active``: closed from
+        another thread while the task goes on, the run stays the task's fluent run."""
         deadline = self._deadline()
         if self.heartbeat is not None:
             self.heartbeat.stop()

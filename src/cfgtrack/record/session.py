@@ -143,9 +143,10 @@ class Session:
     def finish(
         self, status: str, exc: BaseException | None = None, task_goes_on: bool = False
     ) -> None:
-        """End the session once. ``task_goes_on``: its task still runs (a SIGTERM the process
-        outlives) and keeps the run as its fluent active run until a later call, which
-        otherwise does nothing, lets it go."""
+        """End the session once. ``task_goes_on``: called from another thread while the task
+        still runs (a SIGTERM its process outlives); the run stays the fluent active run of the
+        task's thread (MLflow keeps one per thread), so the task's own MLflow calls still land
+        in it, until a later call from that thread, which otherwise does nothing, lets it go."""
         with _STATE.lock:
             again, self.finished = self.finished, True
             if self in _STATE.open_sessions:
@@ -373,8 +374,8 @@ def _on_signal(signum: int, frame: Any, previous: Any) -> None:
 def _end_jobs_on_sigterm(signum: int) -> None:
     """A SIGTERM the process outlived: a scheduler's (SLURM's ``scancel``, a preemption) that
     Submitit's worker only logs until the SIGKILL that follows. The job runs end KILLED now,
-    from a thread (the task may be inside an MLflow call it interrupted) while the task goes
-    on."""
+    from a thread (the task may be inside an MLflow call the signal interrupted) while the task
+    goes on."""
     jobs = [session for session in list(_STATE.open_sessions) if session.role == "job"]
     if not jobs:
         return
