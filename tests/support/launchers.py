@@ -57,13 +57,15 @@ def cluster_project(base: Path, tracking_uri: str) -> Project:
     return project
 
 
-def sweep_args(launcher: str, decoy: Path, *extra: str) -> tuple[str, ...]:
-    """A three-job sweep on ``launcher`` whose jobs' environment names ``decoy`` as the
-    tracking URI."""
+def sweep_args(
+    launcher: str, decoy: Path, *extra: str, behaviours: tuple[str, ...] = BEHAVIOURS
+) -> tuple[str, ...]:
+    """A sweep on ``launcher`` (one job per behaviour) whose jobs' environment names ``decoy``
+    as the tracking URI."""
     return (
         "--multirun",
         f"hydra/launcher={launcher}",
-        "behaviour=" + ",".join(BEHAVIOURS),
+        "behaviour=" + ",".join(behaviours),
         f"++hydra.job.env_set.MLFLOW_TRACKING_URI='sqlite:///{decoy}'",
         *extra,
     )

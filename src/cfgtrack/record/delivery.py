@@ -179,17 +179,17 @@ class Delivery:
             self.heartbeat = Heartbeat(self.settings.heartbeat_interval, self._beat).start()
         return self.address()
 
-    def close(self, status: str, end_time: str, files: dict[str, str]) -> None:
+    def close(
+        self, status: str, end_time: str, files: dict[str, str], keep_active: bool = False
+    ) -> None:
         """The run ended: its last files and status go to the spool, then to MLflow if the run
-        is there; the spool entry goes once MLflow has everything."""
+        is there; the spool entry goes once MLflow has everything. ``keep_active``: closed from
+        another thread while the task goes on, the run stays the task's fluent run."""
         deadline = self._deadline()
         if self.heartbeat is not None:
             self.heartbeat.stop()
-        if self.active:
-            from cfgtrack.tracking.mlflow_adapter import deactivate
-
-            deactivate(self.run_id)
-            self.active = False
+        if not keep_active:
+            self.release()
         entry = self.entry
         if entry is None:
             return
@@ -220,6 +220,14 @@ class Delivery:
         except Exception as exc:
             gate.cancel()
             self._went_offline(exc, ending=True)
+
+    def release(self) -> None:
+        """The run is no longer the task's fluent active run."""
+        if self.active:
+            from cfgtrack.tracking.mlflow_adapter import deactivate
+
+            deactivate(self.run_id)
+            self.active = False
 
     def children_failed(self) -> bool:
         """True when a job of this sweep ended FAILED or KILLED, as the spool or MLflow says."""

@@ -140,14 +140,21 @@ class Session:
             _STATE.open_sessions.append(self)
         install_process_guards()
 
-    def finish(self, status: str, exc: BaseException | None = None) -> None:
-        """End the session once; later calls do nothing."""
+    def finish(
+        self, status: str, exc: BaseException | None = None, task_goes_on: bool = False
+    ) -> None:
+        """End the session once. ``task_goes_on``: called from another thread while the task
+        still runs (a SIGTERM its process outlives); the run stays the fluent active run of the
+        task's thread (MLflow keeps one per thread), so the task's own MLflow calls still land
+        in it, until a later call from that thread, which otherwise does nothing, lets it go."""
         with _STATE.lock:
-            if self.finished:
-                return
-            self.finished = True
+            again, self.finished = self.finished, True
             if self in _STATE.open_sessions:
                 _STATE.open_sessions.remove(self)
+        if again:
+            if self.delivery is not None and not task_goes_on:
+                self.delivery.release()
+            return
         if self.record is None:
             return
         finish_record(self.record, status, self.redactor.error(error_of(exc)))
@@ -159,7 +166,7 @@ class Session:
         if self.delivery is None:
             return
         try:
-            self.delivery.close(status, self.record["run"]["end_time"], final)
+            self.delivery.close(status, self.record["run"]["end_time"], final, task_goes_on)
         except Exception as error:
             warn_failed("ending the MLflow run", error)
 
@@ -354,12 +361,30 @@ def _note_uncaught(kind: type[BaseException], value: BaseException, tb: Any, pre
 def _on_signal(signum: int, frame: Any, previous: Any) -> None:
     _STATE.interrupted_by = signum
     if callable(previous):
-        previous(signum, frame)
+        previous(signum, frame)  # what it raises (KeyboardInterrupt, SystemExit) ends the task
+        if signum == signal.SIGTERM:
+            _end_jobs_on_sigterm(signum)
         return
     for session in sorted(list(_STATE.open_sessions), key=lambda s: s.role != "job"):
         session.finish("KILLED", KilledBySignal(signum))
     signal.signal(signum, previous)
     os.kill(os.getpid(), signum)
+
+
+def _end_jobs_on_sigterm(signum: int) -> None:
+    """A SIGTERM the process outlived: a scheduler's (SLURM's ``scancel``, a preemption) that
+    Submitit's worker only logs until the SIGKILL that follows. The job runs end KILLED now,
+    from a thread (the task may be inside an MLflow call the signal interrupted) while the task
+    goes on."""
+    jobs = [session for session in list(_STATE.open_sessions) if session.role == "job"]
+    if not jobs:
+        return
+
+    def end() -> None:
+        for session in jobs:
+            session.finish("KILLED", KilledBySignal(signum), task_goes_on=True)
+
+    threading.Thread(target=end, name="cfgtrack-sigterm").start()
 
 
 def install_process_guards() -> None:

@@ -5,8 +5,11 @@ passes every job callback by, and the run would end FAILED at exit. ``@cfgtrack.
 its Hydra call; for apps that keep ``@hydra.main`` with ``TrackingCallback``, and for jobs that
 launchers run in other processes (joblib, Submitit, Ray: the callback arrives there pickled), the
 callback wraps ``run_job`` where Hydra or the launcher calls it (looked up by name in the module
-that calls it). Either way: ``sys.exit(0)`` or ``sys.exit()`` is FINISHED, another exit code
-FAILED, an interrupt KILLED (a cancelled Submitit or Ray job: both deliver a KeyboardInterrupt).
+that calls it) and where Hydra defines it: Hydra's plugin scan runs the code of a plugin module
+already loaded again (``Singleton.set_state``, which the Submitit launcher calls in its worker
+just before ``run_job``), rebinding that module's ``run_job`` to ``hydra.core.utils``'s. Either
+way: ``sys.exit(0)`` or ``sys.exit()`` is FINISHED, another exit code FAILED, an interrupt KILLED
+(a cancelled Submitit or Ray job: both deliver a KeyboardInterrupt).
 The task it passes on is ``skippable`` when a job may reuse a finished run (see
 ``cfgtrack.record.skip_finished``).
 """
@@ -24,8 +27,13 @@ from typing import Any
 from cfgtrack.record.session import end_open_jobs
 from cfgtrack.record.skip_finished import asked_in, may_skip, skippable
 
-# The Hydra modules that call ``run_job`` by its module-level name (Hydra 1.3).
-_HYDRA_CALLERS = ("hydra._internal.hydra", "hydra._internal.core_plugins.basic_launcher")
+# Where Hydra defines ``run_job`` (first: a module that imports it later, or again, gets the
+# wrapped one), then the Hydra modules that call it by its module-level name (Hydra 1.3).
+_HYDRA_CALLERS = (
+    "hydra.core.utils",
+    "hydra._internal.hydra",
+    "hydra._internal.core_plugins.basic_launcher",
+)
 # The launcher plugins' modules that do, in the process that runs the job; wrapped only where
 # the launcher is already loaded (importing one would import Ray or Submitit for nothing).
 _LAUNCHER_CALLERS = (
