@@ -9,11 +9,9 @@ not hold up its task. A push left behind may still complete the run's start whil
 (a slow server) but never creates the run once the wait is over (see
 ``cfgtrack.record.sync.Gate``). The run's end waits at most ``tracking_timeout`` in all for a
 server (the start still under way, then the end's own push); on a local store it waits until
-both are written.
-Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, and one warning per
-process says so. After a failure, later runs of the process go straight to the spool for five
-minutes, so an outage costs the bounded wait once in that time. A run that reached MLflow
-whole leaves nothing in the spool.
+both are written. Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, with
+one warning per process (see ``cfgtrack.record.outages``). A run that reached MLflow whole leaves
+nothing in the spool.
 """
 
 from __future__ import annotations
@@ -21,14 +19,14 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cfgtrack.record.heartbeat import Heartbeat
+from cfgtrack.record.outages import note_down, recently_down, warn_once
 from cfgtrack.record.run_record import now_iso
 from cfgtrack.record.sinks.spool import (
     HEARTBEAT_INTERVAL_TAG,
@@ -50,7 +48,6 @@ log = cfgtrack_logger()
 # A request of cfgtrack's may take 6 x tracking_timeout: a slow server's push goes on behind the
 # task, while the task itself, and the run's end, wait at most tracking_timeout for it.
 REQUEST_BOUND_FACTOR = 6
-RETRY_AFTER = 300.0  # seconds after a failure before a run of the same process tries again
 
 
 @dataclass(frozen=True)
@@ -79,16 +76,6 @@ class RunPlan:
     extra_tags: dict[str, str]
     data: list[dict[str, Any]]
     files: dict[str, str]
-
-
-@dataclass
-class _Outages:
-    down: dict[str, float] = field(default_factory=dict)  # tracking URI -> when it failed
-    warned: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_OUTAGES = _Outages()
 
 
 def _left(deadline: float | None) -> float | None:
@@ -312,7 +299,7 @@ class Delivery:
             self.run = gate.run
             self.online = True
             return
-        self._warn(
+        warn_once(
             "cfgtrack: MLflow at %s did not answer within %g s; the task starts anyway. The "
             "run's record is kept in %s and goes to MLflow as soon as the server answers; if "
             "it never does, upload it with `%s`.",
@@ -338,8 +325,7 @@ class Delivery:
         ``RETRY_AFTER`` seconds ago."""
         if self.parent is not None and self.parent.run_id is None:
             return True
-        failed = _OUTAGES.down.get(self.tracking_uri)
-        return failed is not None and time.monotonic() - failed < RETRY_AFTER
+        return recently_down(self.tracking_uri)
 
     def _spool(self, plan: RunPlan) -> SpoolEntry:
         run = self.record_run
@@ -399,22 +385,13 @@ class Delivery:
         spool = self.entry.path.parent
         return "cfgtrack sync" if spool == self.settings.spool else f"cfgtrack sync --spool {spool}"
 
-    def _warn(self, message: str, *args: Any) -> None:
-        """One warning per process: later runs and later failures have been announced."""
-        with _OUTAGES.lock:
-            if _OUTAGES.warned:
-                return
-            _OUTAGES.warned = True
-        log.warning(message, *args)
-
     def _went_offline(self, exc: BaseException, ending: bool) -> None:
         self.online = False
         reason = describe(exc)
-        with _OUTAGES.lock:
-            _OUTAGES.down[self.tracking_uri] = time.monotonic()
+        note_down(self.tracking_uri)
         server = sanitize_url(self.tracking_uri)
         if ending:
-            self._warn(
+            warn_once(
                 "cfgtrack: MLflow at %s failed while the run was ending (%s); the rest of its "
                 "record is kept in %s. Upload it with `%s` once the server is back.",
                 server,
@@ -423,7 +400,7 @@ class Delivery:
                 self._sync_command(),
             )
         else:
-            self._warn(
+            warn_once(
                 "cfgtrack: MLflow at %s is not answering (%s); this run and later ones of this "
                 "process are recorded in %s instead. Upload them with `%s` once the server "
                 "is back.",
