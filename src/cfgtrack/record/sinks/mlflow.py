@@ -34,6 +34,7 @@ from cfgtrack.tracking.retry import retry_transient, store_setup_lock
 DIGEST_LENGTH = 32
 UNLOGGED_TAG = "cfgtrack.unlogged_params"
 DATABASE_PARAMS_PER_BATCH = 20_000
+_WHOLE_VALUE = f"whole value in {FOLDER}/config.yaml"
 
 
 def param_value(value: Any) -> str:
@@ -49,8 +50,9 @@ def param_value(value: Any) -> str:
 def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """``(params that fit MLflow, {key: why it was not logged as is})``.
 
-    Too-long values are logged as a pointer to the config artifact; keys MLflow rejects are only
-    listed, since no param can hold them.
+    Too-long values, and values with a NUL character (no PostgreSQL store takes one), are logged
+    as a pointer to the config artifact; keys MLflow rejects are only listed, since no param can
+    hold them.
     """
     params: dict[str, str] = {}
     unlogged: dict[str, str] = {}
@@ -66,8 +68,12 @@ def split_params(resolved: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
         except MlflowException as exc:
             unlogged[key] = f"invalid MLflow param key ({exc.message.splitlines()[0]})"
             continue
+        if "\x00" in text:  # PostgreSQL refuses it: the whole batch, and so the run, would fail
+            params[key] = f"<{len(text)} characters with a NUL; {_WHOLE_VALUE}>"
+            unlogged[key] = "value holds a NUL character, which PostgreSQL cannot store"
+            continue
         if len(text) > MAX_PARAM_VAL_LENGTH:
-            params[key] = f"<{len(text)} characters; whole value in {FOLDER}/config.yaml>"
+            params[key] = f"<{len(text)} characters; {_WHOLE_VALUE}>"
             unlogged[key] = f"value of {len(text)} characters exceeds {MAX_PARAM_VAL_LENGTH}"
             continue
         params[key] = text
