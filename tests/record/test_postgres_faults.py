@@ -15,7 +15,8 @@ import yaml
 
 from cfgtrack.tracking.mlflow_adapter import MAX_PARAM_VAL_LENGTH
 from support.git import commit
-from support.project import make_project
+from support.kills import collect_and_sync, kill_at_random, tally
+from support.project import Project, make_project
 from support.servers import PostgresCluster
 from support.sweeps import CFGTRACK_SAYS, problems
 
@@ -68,37 +69,59 @@ def _params_in_postgres(postgres: PostgresCluster, database: str, run_id: str) -
     return dict(rows)
 
 
-@pytest.mark.slow
-def test_a_wide_config_records_whole_on_a_direct_postgresql_store(
-    tmp_path: Path, postgres: PostgresCluster
-):
-    project = make_project(tmp_path, _direct(postgres, "wide"))
+def _wide_project(base: Path, postgres: PostgresCluster, database: str) -> tuple[Project, dict]:
+    """The test project with a wide config (and a value holding a NUL) committed, recording
+    into a new database; the params MLflow should hold for its ``wide`` section."""
+    project = make_project(base, _direct(postgres, database))
     section, wide = _wide_config()
     config = project.root / "conf/config.yaml"
     body = json.dumps({"wide": section}, ensure_ascii=False)
     wide_yaml = config.read_text() + 'nul: "with\\0nul"\n' + body[1:-1]
     commit(project.root, "wide config", {"conf/config.yaml": wide_yaml})
+    return project, wide
+
+
+def _assert_params_whole(postgres: PostgresCluster, database: str, run, wide: dict) -> None:
+    """Every leaf of the config is a param of ``run`` in PostgreSQL's table, with its value."""
+    in_postgres = _params_in_postgres(postgres, database, run.info.run_id)
+    assert in_postgres == run.data.params
+    assert {k: v for k, v in in_postgres.items() if k.startswith("wide.")} == wide
+    assert in_postgres["nul"] == f"<8 characters with a NUL; {WHOLE_VALUE}>"
+    assert run.data.tags["cfgtrack.unlogged_params"].startswith("1 keys")
+
+
+@pytest.mark.slow  # 6-7 runs of a 3,000-leaf config, ~30 s
+def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_nothing(
+    tmp_path: Path, postgres: PostgresCluster
+):
+    """One run checked whole, then runs of other values SIGKILLed at random moments on the same
+    store: after ``gc`` + ``sync`` none is lost, duplicated or left RUNNING, and each holds every
+    param (a killed run's params come from ``sync``)."""
+    project, wide = _wide_project(tmp_path, postgres, "kills")
     first = project.run("model=large")
-    second = project.run("seed=8", "wide.g0.k1=changed")
-    for result in (first, second):
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert "TASK-RAN" in result.stdout
-        assert CFGTRACK_SAYS not in result.stdout + result.stderr
-    runs = project.runs()
-    assert len(runs) == 2
-    for run, seed in zip(runs, ("7", "8"), strict=True):
-        assert problems(project, run) == []
-        assert run.data.params["seed"] == seed
-        assert run.data.tags["cfgtrack.env"] == "staging"
-        assert run.data.tags["cfgtrack.local_id"]
-        assert run.data.metrics["score"] > 0
-        in_postgres = _params_in_postgres(postgres, "wide", run.info.run_id)
-        assert in_postgres == run.data.params
-        expected = {**wide, "wide.g0.k1": "changed"} if seed == "8" else wide
-        assert {k: v for k, v in in_postgres.items() if k.startswith("wide.")} == expected
-        assert in_postgres["nul"] == f"<8 characters with a NUL; {WHOLE_VALUE}>"
-        assert run.data.tags["cfgtrack.unlogged_params"].startswith("1 keys")
-        saved = project.client().download_artifacts(run.info.run_id, "cfgtrack/config.yaml")
-        assert yaml.safe_load(Path(saved).read_text())["nul"] == "with\0nul"
-    assert runs[0].data.params["model.name"] == "large"
-    assert runs[1].data.params["model.name"] == "small"
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "TASK-RAN" in first.stdout
+    assert CFGTRACK_SAYS not in first.stdout + first.stderr
+    [run] = project.runs()
+    assert problems(project, run) == []
+    assert run.data.params["model.name"] == "large"
+    assert run.data.metrics["score"] == 0.1
+    assert run.data.tags["cfgtrack.env"] == "staging"
+    _assert_params_whole(postgres, "kills", run, wide)
+    saved = project.client().download_artifacts(run.info.run_id, "cfgtrack/config.yaml")
+    assert yaml.safe_load(Path(saved).read_text())["nul"] == "with\0nul"
+
+    changed = ("seed=8", "wide.g0.k1=changed")
+    env = {"CFGTRACK_HEARTBEAT_INTERVAL": "1"}
+    killed = kill_at_random(project, runs=5, seed=15, env=env, args=changed)
+    assert killed >= 3  # most were killed mid-way, not after they ended
+    for result in collect_and_sync(project):
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    counts = tally(project, project.tracking_uri)
+    assert counts.runs >= 4  # the first, the whole one and runs that got to their record
+    assert (counts.lost, counts.duplicated, counts.left_running) == (0, 0, 0), counts
+    first_id, *others = [run.info.run_id for run in project.runs()]
+    assert first_id == run.info.run_id and len(others) >= counts.runs - 1
+    for later in map(project.client().get_run, others):
+        assert later.data.params["seed"] == "8"
+        _assert_params_whole(postgres, "kills", later, {**wide, "wide.g0.k1": "changed"})

@@ -20,20 +20,22 @@ from support.project import Project
 from support.spool import spool_meta
 
 
-def kill_at_random(project: Project, runs: int, seed: int, env: dict[str, str]) -> int:
-    """Run the app once whole (its time sets the window), then start it ``runs`` times and
-    SIGKILL each at a random moment of that window (every fourth the moment its output
+def kill_at_random(
+    project: Project, runs: int, seed: int, env: dict[str, str], args: tuple[str, ...] = ()
+) -> int:
+    """Run the app (with ``args``) once whole (its time sets the window), then start it ``runs``
+    times and SIGKILL each at a random moment of that window (every fourth the moment its output
     folder's ``record.json`` appears); how many were killed before they ended on their own."""
     rng = random.Random(seed)
     started = time.monotonic()
-    whole = _start(project, project.root / "outputs" / f"whole-{seed}", env)
+    whole = _start(project, project.root / "outputs" / f"whole-{seed}", env, args)
     assert whole.wait(timeout=300) == 0
     window = 1.2 * (time.monotonic() - started)
     killed = 0
     for number in range(runs):
         folder = project.root / "outputs" / f"kill-{seed}-{number}"
         at_record = number % 4 == 3
-        process = _start(project, folder, env)
+        process = _start(project, folder, env, args)
         deadline = time.monotonic() + (window if at_record else rng.uniform(0.1, window))
         record = folder / "cfgtrack" / "record.json"
         while time.monotonic() < deadline and process.poll() is None:
@@ -85,9 +87,11 @@ def sweep_killed_by_its_first_job(
     return process.wait(timeout=300)
 
 
-def _start(project: Project, folder: Path, env: dict[str, str]) -> subprocess.Popen:
+def _start(
+    project: Project, folder: Path, env: dict[str, str], args: tuple[str, ...]
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [PYTHON, str(project.root / "app.py"), f"hydra.run.dir={folder}"],
+        [PYTHON, str(project.root / "app.py"), f"hydra.run.dir={folder}", *args],
         cwd=project.root,
         env=project.env(env),
         stdout=subprocess.DEVNULL,
