@@ -8,6 +8,7 @@ The helpers behind them live in ``tests/support`` (on ``sys.path`` through pytes
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +64,24 @@ def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def project(tmp_path: Path) -> Project:
     """A committed, clean git project recording to a SQLite store in the temp dir."""
     return make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs, unmounted afterwards; the test is skipped where mounting is not allowed."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,20 @@ One PostgreSQL cluster for the module, a database of its own per test.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cfgtrack.tracking.mlflow_adapter import MAX_PARAM_VAL_LENGTH
+from support.cli import CFGTRACK
+from support.faults import HangingServer
 from support.git import commit
 from support.kills import collect_and_sync, kill_at_random, tally
-from support.project import Project, make_project
+from support.outages import local_record, server_record
+from support.project import FILLING_APP, Project, make_project
 from support.servers import PostgresCluster
 from support.sweeps import CFGTRACK_SAYS, problems
 
@@ -125,3 +130,117 @@ def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_noth
     for later in map(project.client().get_run, others):
         assert later.data.params["seed"] == "8"
         _assert_params_whole(postgres, "kills", later, {**wide, "wide.g0.k1": "changed"})
+
+
+TIMEOUT = 2  # tracking_timeout of the tests against an unreachable database
+READS_WITHIN = TIMEOUT + 8  # seconds: cfgtrack's start, several at once on two cores
+
+
+def _reads(project: Project, commands: dict[str, tuple[str, ...]], **env: str) -> dict:
+    """The ``cfgtrack`` commands, started at once: name -> (exit code, stderr, seconds)."""
+    started = time.monotonic()
+    processes = {
+        name: subprocess.Popen(
+            [CFGTRACK, *args],
+            cwd=project.root,
+            env=project.env({"CFGTRACK_TRACKING_TIMEOUT": str(TIMEOUT), **env}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
+    done = {}
+    for name, process in processes.items():
+        _, err = process.communicate(timeout=120)
+        done[name] = (process.returncode, err, time.monotonic() - started)
+    return done
+
+
+def _one_error_line(done: dict) -> dict:
+    """What is wrong with each command's answer: not exit 2, not one ``cfgtrack: error:``
+    line, or too late."""
+    problems = {}
+    for name, (code, err, seconds) in done.items():
+        lines = err.strip().splitlines()
+        if code != 2 or len(lines) != 1 or not lines[0].startswith("cfgtrack: error: "):
+            problems[name] = (code, err[-500:])
+        elif seconds > READS_WITHIN:
+            problems[name] = f"{seconds:.1f} s"
+    return problems
+
+
+@pytest.mark.slow  # two runs, two syncs and eight read commands, ~20 s
+def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
+    tmp_path: Path, postgres: PostgresCluster, small_disk: Path
+):
+    """The spool's disk fills during a run's task: the run ends FINISHED in PostgreSQL and its
+    output folder. Then the database's credentials, name or host are wrong, or the cluster
+    stops: each read verb gives up in one line within ``tracking_timeout``, reading creates no
+    tables, and a run records to the spool without holding up its task. Once the cluster is
+    back, ``sync`` uploads that run and the first stays FINISHED."""
+    uri = _direct(postgres, "stopped")
+    project = make_project(tmp_path, uri)
+    (project.root / "app.py").write_text(FILLING_APP)
+    env = {"CFGTRACK_SPOOL_DIR": str(small_disk / "spool"), "FILL_DIR": str(small_disk)}
+    filled = project.run("behaviour=fill", env=env)
+    assert filled.returncode == 0, filled.stderr[-3000:]
+    assert "TASK-RAN" in filled.stdout
+    assert "No space left on device" in filled.stdout + filled.stderr  # the end hit it
+    (small_disk / "filler").unlink()
+    [first] = project.runs()
+    assert first.info.status == "FINISHED"
+    assert local_record(first.data.tags["cfgtrack.output_dir"])["run"]["status"] == "FINISHED"
+
+    empty = _direct(postgres, "empty")
+    hanging = HangingServer()
+    wrong = {
+        "missing database": uri.rsplit("/", 1)[0] + "/nowhere",
+        "wrong password": uri.replace(postgres.password, "wrong"),
+        "empty database": empty,
+        "hanging host": f"postgresql+psycopg://u:p@{hanging.url.split('//', 1)[1]}/db",
+    }
+    try:
+        done = _reads(project, {k: ("runs", "--tracking-uri", v) for k, v in wrong.items()})
+    finally:
+        hanging.close()
+    assert _one_error_line(done) == {}
+    assert "no MLflow store" in done["empty database"][1]
+    assert "wrong" not in done["wrong password"][1]  # no credentials in the message
+    assert _tables(postgres, "empty") == 0
+
+    postgres.halt()
+    try:
+        verbs = {
+            "runs": ("runs",),
+            "show": ("show", first.info.run_id),
+            "gc": ("gc", "--dead-after", "1s"),
+            "stale": ("stale", "--source", "mlflow", "-e", "config"),
+        }
+        assert _one_error_line(_reads(project, verbs, **env)) == {}
+        started = time.monotonic()
+        down = project.run("seed=9", env={**env, "CFGTRACK_TRACKING_TIMEOUT": str(TIMEOUT)})
+        assert time.monotonic() - started < 30  # MLflow alone retries for ~100 s
+        assert down.returncode == 0 and "TASK-RAN" in down.stdout, down.stderr[-3000:]
+        assert "not answering (connection refused)" in down.stdout + down.stderr
+    finally:
+        postgres.resume()
+    synced = project.cli("sync", "--dead-after", "1s", env=env)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    runs = project.runs()
+    assert [(r.info.status, r.data.params["seed"]) for r in runs] == [
+        ("FINISHED", "7"),
+        ("FINISHED", "9"),
+    ]
+    assert local_record(first.data.tags["cfgtrack.output_dir"])["run"]["status"] == "FINISHED"
+    assert server_record(uri, first.info.run_id)["run"]["status"] == "FINISHED"
+    assert problems(project, runs[1]) == []
+    assert not [p for p in (small_disk / "spool").iterdir() if not p.name.startswith(".")]
+
+
+def _tables(postgres: PostgresCluster, database: str) -> int:
+    import psycopg
+
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    with psycopg.connect(postgres.url(database)) as connection:
+        return connection.execute(query).fetchone()[0]

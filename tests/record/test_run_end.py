@@ -5,35 +5,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.cli import CFGTRACK
-from support.project import APP, Project
+from support.project import APP, FILLING_APP, Project
 
 PLAIN_APP = APP.replace(
     '@cfgtrack.track(config_path="conf", config_name="config", version_base="1.3")',
     '@hydra.main(config_path="conf", config_name="config", version_base="1.3")',
 ).replace("import cfgtrack", "import hydra")
-
-FILLING_APP = APP.replace(
-    '    if cfg.behaviour == "sleep":',
-    """    if cfg.behaviour == "fill":
-        import os
-
-        path = os.path.join(os.environ["FILL_DIR"], "filler")
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT)
-        size = 65536
-        while size:
-            try:
-                os.write(handle, b"x" * size)
-            except OSError:
-                size //= 2
-        os.close(handle)
-    if cfg.behaviour == "sleep":""",
-)
 
 
 def _with_callback(project: Project) -> None:
@@ -70,24 +52,6 @@ def test_hydra_main_with_the_callback_ends_runs_as_the_decorator_does(
     [run] = project.runs()
     assert run.info.status == status
     assert _output_record(project, run)["run"]["status"] == status
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs, unmounted afterwards; the test is skipped where mounting is not allowed."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.parametrize("temp_on_the_full_disk", [False, True])

@@ -41,6 +41,24 @@ if __name__ == "__main__":
     main()
 """
 
+# The app with one more behaviour: ``fill`` fills the disk of ``$FILL_DIR`` during the task.
+FILLING_APP = APP.replace(
+    '    if cfg.behaviour == "sleep":',
+    """    if cfg.behaviour == "fill":
+        import os
+
+        path = os.path.join(os.environ["FILL_DIR"], "filler")
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT)
+        size = 65536
+        while size:
+            try:
+                os.write(handle, b"x" * size)
+            except OSError:
+                size //= 2
+        os.close(handle)
+    if cfg.behaviour == "sleep":""",
+)
+
 CONFIG = """\
 defaults:
   - model: small

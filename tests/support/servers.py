@@ -67,7 +67,7 @@ def postgres_bin_dir() -> Path | None:
 
 class PostgresCluster:
     """A PostgreSQL cluster of its own on 127.0.0.1 (password auth), stopped and deleted by
-    ``stop``."""
+    ``stop``; ``halt`` and ``resume`` stop and start its server in between."""
 
     user = "cfgtrack"
 
@@ -105,6 +105,11 @@ class PostgresCluster:
             "--encoding=UTF8",
             "--no-locale",
         )
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server on the cluster's data and port (again, after ``halt``)."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} "
             "-c fsync=off -c synchronous_commit=off -c max_connections=200"
@@ -113,7 +118,10 @@ class PostgresCluster:
             "pg_ctl", "start", "-D", str(self.data), "-l", str(self.base / "log"), "-w",
             "-t", "120", "-o", options,
         )  # fmt: skip
-        return self
+
+    def halt(self) -> None:
+        """Stop the server, its data kept, as a crash or a maintenance window would."""
+        self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
 
     def url(self, database: str) -> str:
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -128,7 +136,7 @@ class PostgresCluster:
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
+            self.halt()
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 

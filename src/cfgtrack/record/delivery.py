@@ -266,7 +266,9 @@ class Delivery:
 
             try:
                 if self.target is None:  # opening the store asks the server: inside the bound
-                    self.target = MlflowRun(self.tracking_uri, self.experiment)
+                    self.target = MlflowRun(
+                        self.tracking_uri, self.experiment, self.settings.tracking_timeout
+                    )
                 return push(self.entry, self.target, gate)
             finally:
                 gate.upload_ended()

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+from cfgtrack.errors import CfgtrackError
+
 T = TypeVar("T")
 
 REMOTE_SCHEMES = ("http", "https")
@@ -45,6 +47,8 @@ def describe(exc: BaseException) -> str:
         return "connection lost before the answer"
     if re.search(r"timed out|Timeout", text):
         return "no answer (timed out)"
+    if isinstance(exc, CfgtrackError):  # already one line meant for the user
+        text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return first if len(first) <= 200 else first[:199] + "…"
 

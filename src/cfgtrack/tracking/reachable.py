@@ -1,14 +1,15 @@
 """Is there an MLflow store to read at a tracking URI? Asked before any MLflow call, so a read
 verb answers in one line within ``tracking_timeout``: an unknown scheme, a missing, empty or
-damaged SQLite file, another program's database, a dead or hanging server or database.
+damaged SQLite file, another program's database, a dead or hanging server or database, a
+database that refuses cfgtrack's credentials or does not exist.
 
-Reading never creates anything: MLflow would make its tables in an empty or foreign SQLite file,
-and its client waits out minutes of retries for a server that is not there.
+Reading never creates anything: MLflow would make its tables in an empty or foreign SQLite file
+or an empty database, and its client waits out minutes of retries for a server or database that
+is not there. Recording asks ``check_database`` too, so a dead database never holds up a task.
 """
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import urllib.error
 import urllib.request
@@ -16,9 +17,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cfgtrack.errors import CfgtrackError
+from cfgtrack.tracking.bounded import TrackingTimeout, call_within
 
 SQLITE = "sqlite:///"
-_DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+_DATABASE_FAMILIES = {"postgresql", "mysql", "mssql"}
 _SERVERS = ("http", "https")
 _MLFLOW_TABLES = {"experiments", "runs", "alembic_version"}
 
@@ -31,8 +33,8 @@ def check_readable(tracking_uri: str, timeout: float) -> None:
         _check_sqlite(Path(tracking_uri[len(SQLITE) :]), tracking_uri)
     elif family in _SERVERS:
         _check_server(tracking_uri, timeout)
-    elif family in _DATABASE_PORTS:
-        _check_database(tracking_uri, _DATABASE_PORTS[family], timeout)
+    elif family in _DATABASE_FAMILIES:
+        check_database(tracking_uri, timeout, existing=True)
     elif family == "databricks":
         return
     elif family == "file" or not scheme:
@@ -88,21 +90,53 @@ def _check_server(tracking_uri: str, timeout: float) -> None:
         ) from None
 
 
-def _check_database(tracking_uri: str, default_port: int, timeout: float) -> None:
+def check_database(tracking_uri: str, timeout: float, existing: bool = False) -> None:
+    """For a database URI (PostgreSQL, MySQL, SQL Server): raise ``CfgtrackError`` (one line)
+    unless the database lets cfgtrack in within ``timeout`` seconds, and, when ``existing``,
+    holds MLflow's tables. MLflow itself retries a refused, failed or missing database for
+    ~100 s and waits for a database that never answers for ever. Other URIs pass."""
+    family = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if family not in _DATABASE_FAMILIES:
+        return
+    shown = _shown(tracking_uri)
     try:
-        parts = urlsplit(tracking_uri)
-        host, port = parts.hostname, parts.port or default_port
-    except ValueError:
-        raise CfgtrackError(f"{_shown(tracking_uri)}: not a valid database URI") from None
-    if not host:
-        return  # a local socket: nothing to wait for on a network
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
+        names = call_within(timeout, lambda: _table_names(tracking_uri))
+    except TrackingTimeout:
         raise CfgtrackError(
-            f"cannot reach the database of {_shown(tracking_uri)} within {timeout:g} s "
-            f"({exc.strerror or exc}); is it running?"
+            f"the database of {shown} did not answer within {timeout:g} s; is it running? "
+            "(tracking_timeout sets the wait)"
         ) from None
+    except ModuleNotFoundError as exc:
+        raise CfgtrackError(
+            f"{shown}: the database driver {exc.name!r} is not installed (for PostgreSQL: "
+            "pip install psycopg, with a postgresql+psycopg:// URI)"
+        ) from None
+    except Exception as exc:  # SQLAlchemy's and each driver's errors have no common base
+        raise CfgtrackError(f"cannot open the database of {shown}: {_reason(exc)}") from None
+    if existing and not names >= _MLFLOW_TABLES:
+        raise CfgtrackError(
+            f"the database of {shown} holds no MLflow store (no MLflow tables); check the URI"
+        )
+
+
+def _table_names(tracking_uri: str) -> set[str]:
+    """The tables of the database at ``tracking_uri``, over one connection of its own."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(tracking_uri, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line (``FATAL: database "x" does not exist``), without
+    SQLAlchemy's wrapping."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 def _shown(tracking_uri: str) -> str:

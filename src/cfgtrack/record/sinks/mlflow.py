@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from cfgtrack.config.flatten import flatten
 from cfgtrack.record.sinks.files import FOLDER, UNLOGGED, to_json
 from cfgtrack.record.sinks.spool import LOCAL_ID_TAG
+from cfgtrack.settings import Settings
 from cfgtrack.tracking.experiments import ensure_experiment
 from cfgtrack.tracking.mlflow_adapter import (
     MAX_ENTITY_KEY_LENGTH,
@@ -29,6 +30,7 @@ from cfgtrack.tracking.mlflow_adapter import (
     log_params_in_place,
     validate_param_name,
 )
+from cfgtrack.tracking.reachable import check_database
 from cfgtrack.tracking.retry import retry_transient, store_setup_lock
 
 DIGEST_LENGTH = 32
@@ -125,9 +127,14 @@ class MlflowRun:
     """The MLflow side of one run: created once (and found again by its local id), then written
     step by step; every step may be repeated without harm."""
 
-    def __init__(self, tracking_uri: str, experiment: str) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: str, timeout: float = Settings.tracking_timeout
+    ) -> None:
+        """``timeout``: seconds a database store may take to let cfgtrack in (MLflow's own
+        client would retry a dead one for ~100 s)."""
         self.tracking_uri = tracking_uri
         self.experiment = experiment
+        check_database(tracking_uri, timeout)
         with store_setup_lock(tracking_uri):  # the client opens the store
             self.client = retry_transient(MlflowClient)(tracking_uri)
             self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
