@@ -33,6 +33,7 @@ LONGEST_FIRST = (
     "record/test_skip_finished.py",
     "record/test_read_back.py",
     "config/test_corpus_verdicts_longest.py",
+    "record/test_postgres_faults.py",
     "record/test_kills.py",
     "record/test_outage.py",
     "record/test_run_lineage.py",

@@ -95,7 +95,7 @@ def _assert_params_whole(postgres: PostgresCluster, database: str, run, wide: di
     assert run.data.tags["cfgtrack.unlogged_params"].startswith("1 keys")
 
 
-@pytest.mark.slow  # 6-7 runs of a 3,000-leaf config, ~30 s
+@pytest.mark.slow  # six runs of a 3,000-leaf config, 30-40 s
 def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_nothing(
     tmp_path: Path, postgres: PostgresCluster
 ):
@@ -118,12 +118,12 @@ def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_noth
 
     changed = ("seed=8", "wide.g0.k1=changed")
     env = {"CFGTRACK_HEARTBEAT_INTERVAL": "1"}
-    killed = kill_at_random(project, runs=5, seed=15, env=env, args=changed)
-    assert killed >= 3  # most were killed mid-way, not after they ended
+    killed = kill_at_random(project, runs=4, seed=15, env=env, args=changed)
+    assert killed >= 2  # most were killed mid-way, not after they ended
     for result in collect_and_sync(project):
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     counts = tally(project, project.tracking_uri)
-    assert counts.runs >= 4  # the first, the whole one and runs that got to their record
+    assert counts.runs >= 3  # the first, the whole one and runs that got to their record
     assert (counts.lost, counts.duplicated, counts.left_running) == (0, 0, 0), counts
     first_id, *others = [run.info.run_id for run in project.runs()]
     assert first_id == run.info.run_id and len(others) >= counts.runs - 1
@@ -133,7 +133,9 @@ def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_noth
 
 
 TIMEOUT = 2  # tracking_timeout of the tests against an unreachable database
-READS_WITHIN = TIMEOUT + 8  # seconds: cfgtrack's start, several at once on two cores
+# Seconds for each of four commands started at once on two busy cores (each alone: 2-3 s, or
+# TIMEOUT + 2 for a host that never answers); MLflow alone retries for ~100 s or waits for ever.
+READS_WITHIN = 30
 
 
 def _reads(project: Project, commands: dict[str, tuple[str, ...]], **env: str) -> dict:
@@ -152,7 +154,11 @@ def _reads(project: Project, commands: dict[str, tuple[str, ...]], **env: str) -
     }
     done = {}
     for name, process in processes.items():
-        _, err = process.communicate(timeout=120)
+        try:
+            _, err = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
         done[name] = (process.returncode, err, time.monotonic() - started)
     return done
 

@@ -109,7 +109,7 @@ def check_database(tracking_uri: str, timeout: float, existing: bool = False) ->
     except ModuleNotFoundError as exc:
         raise CfgtrackError(
             f"{shown}: the database driver {exc.name!r} is not installed (for PostgreSQL: "
-            "pip install psycopg, with a postgresql+psycopg:// URI)"
+            'pip install "psycopg[binary]")'
         ) from None
     except Exception as exc:  # SQLAlchemy's and each driver's errors have no common base
         raise CfgtrackError(f"cannot open the database of {shown}: {_reason(exc)}") from None
