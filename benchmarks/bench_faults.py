@@ -2,8 +2,9 @@
 
 Run:  .venv/bin/python benchmarks/bench_faults.py [--kills 20] [--syncs 6] [--spooled 120]
 
-Everything is real: the conftest Hydra app run as a subprocess, a SQLite store and an
-``mlflow server`` on 127.0.0.1 (its own SQLite store).
+Everything is real: the test project's Hydra app run as a subprocess, a SQLite store, an
+``mlflow server`` on 127.0.0.1 (its own SQLite store) and, where PostgreSQL is installed, a
+PostgreSQL database written straight (``postgresql+psycopg://``, no server).
 
 1. Kills: per store, one whole run (its time sets the window), then ``--kills`` runs each
    SIGKILLed at a uniformly random moment of that window (every fourth the moment its output
@@ -28,17 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from faults import (  # noqa: E402
+from support.kills import (  # noqa: E402
     collect_and_sync,
     concurrent_syncs,
     ended_spool,
     kill_at_random,
     tally,
 )
-from outages import server_runs  # noqa: E402
-from servers import RestartableMlflowServer  # noqa: E402
-
-from conftest import make_project  # noqa: E402
+from support.outages import server_runs  # noqa: E402
+from support.project import make_project  # noqa: E402
+from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir  # noqa: E402
 
 
 def kills(base: Path, tracking_uri: str, runs: int, label: str) -> None:
@@ -79,19 +79,25 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cfgtrack-bench-faults-") as folder:
         base = Path(folder)
-        (base / "mlflow-server").mkdir()
-        server = RestartableMlflowServer(base / "mlflow-server")
-        server.start()
+        server = MlflowServer(base / "mlflow-server").start()
+        bin_dir = postgres_bin_dir()
+        cluster = PostgresCluster(bin_dir).start() if bin_dir else None
         try:
             print("| store | runs | lost | duplicated | left RUNNING | cleanup |")
             print("|---|---|---|---|---|---|")
             sqlite = f"sqlite:///{base / 'sqlite' / 'store' / 'mlflow.db'}"
             kills(base / "sqlite", sqlite, args.kills, "SQLite")
             kills(base / "server", server.url, args.kills, "server")
+            if cluster is not None:
+                database = cluster.create_database("kills")
+                direct = database.replace("postgresql://", "postgresql+psycopg://")
+                kills(base / "postgres", direct, args.kills, "PostgreSQL, no server")
             print()
             syncs(base / "syncs", server.url, args.spooled, args.syncs)
         finally:
             server.kill()
+            if cluster is not None:
+                cluster.stop()
 
 
 if __name__ == "__main__":

@@ -266,9 +266,7 @@ class Delivery:
 
             try:
                 if self.target is None:  # opening the store asks the server: inside the bound
-                    self.target = MlflowRun(
-                        self.tracking_uri, self.experiment, self.settings.tracking_timeout
-                    )
+                    self.target = MlflowRun(self.tracking_uri, self.experiment, self.settings)
                 return push(self.entry, self.target, gate)
             finally:
                 gate.upload_ended()

@@ -128,13 +128,13 @@ class MlflowRun:
     step by step; every step may be repeated without harm."""
 
     def __init__(
-        self, tracking_uri: str, experiment: str, timeout: float = Settings.tracking_timeout
+        self, tracking_uri: str, experiment: str, settings: Settings | None = None
     ) -> None:
-        """``timeout``: seconds a database store may take to let cfgtrack in (MLflow's own
-        client would retry a dead one for ~100 s)."""
+        """A database store must let cfgtrack in within ``settings.tracking_timeout`` (MLflow's
+        own client would retry a dead one for ~100 s)."""
         self.tracking_uri = tracking_uri
         self.experiment = experiment
-        check_database(tracking_uri, timeout)
+        check_database(tracking_uri, (settings or Settings).tracking_timeout)
         with store_setup_lock(tracking_uri):  # the client opens the store
             self.client = retry_transient(MlflowClient)(tracking_uri)
             self.experiment_id = ensure_experiment(self.client, experiment, tracking_uri)
