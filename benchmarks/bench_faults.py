@@ -1,6 +1,7 @@
 """Faults: runs SIGKILLed at random moments, concurrent ``cfgtrack sync`` processes.
 
 Run:  .venv/bin/python benchmarks/bench_faults.py [--kills 20] [--syncs 6] [--spooled 120]
+      [--stores sqlite,server,postgres]
 
 Everything is real: the test project's Hydra app run as a subprocess, a SQLite store, an
 ``mlflow server`` on 127.0.0.1 (its own SQLite store) and, where PostgreSQL is installed, a
@@ -40,6 +41,8 @@ from support.outages import server_runs  # noqa: E402
 from support.project import make_project  # noqa: E402
 from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir  # noqa: E402
 
+STORES = ("sqlite", "server", "postgres")  # postgres: where PostgreSQL is installed
+
 
 def kills(base: Path, tracking_uri: str, runs: int, label: str) -> None:
     project = make_project(base, tracking_uri)
@@ -76,26 +79,34 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--syncs", type=int, default=6)
     parser.add_argument("--spooled", type=int, default=120)
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help=f"of {', '.join(STORES)}, comma-separated"
+    )
     args = parser.parse_args()
+    stores = args.stores.split(",")
     with tempfile.TemporaryDirectory(prefix="cfgtrack-bench-faults-") as folder:
         base = Path(folder)
-        server = MlflowServer(base / "mlflow-server").start()
-        bin_dir = postgres_bin_dir()
+        server = MlflowServer(base / "mlflow-server").start() if "server" in stores else None
+        bin_dir = postgres_bin_dir() if "postgres" in stores else None
         cluster = PostgresCluster(bin_dir).start() if bin_dir else None
         try:
             print("| store | runs | lost | duplicated | left RUNNING | cleanup |")
             print("|---|---|---|---|---|---|")
-            sqlite = f"sqlite:///{base / 'sqlite' / 'store' / 'mlflow.db'}"
-            kills(base / "sqlite", sqlite, args.kills, "SQLite")
-            kills(base / "server", server.url, args.kills, "server")
+            if "sqlite" in stores:
+                sqlite = f"sqlite:///{base / 'sqlite' / 'store' / 'mlflow.db'}"
+                kills(base / "sqlite", sqlite, args.kills, "SQLite")
+            if server is not None:
+                kills(base / "server", server.url, args.kills, "server")
             if cluster is not None:
                 database = cluster.create_database("kills")
                 direct = database.replace("postgresql://", "postgresql+psycopg://")
                 kills(base / "postgres", direct, args.kills, "PostgreSQL, no server")
-            print()
-            syncs(base / "syncs", server.url, args.spooled, args.syncs)
+            if server is not None:
+                print()
+                syncs(base / "syncs", server.url, args.spooled, args.syncs)
         finally:
-            server.kill()
+            if server is not None:
+                server.kill()
             if cluster is not None:
                 cluster.stop()
 
