@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -23,7 +24,7 @@ from support.kills import collect_and_sync, kill_at_random, tally
 from support.outages import local_record, server_record
 from support.project import FILLING_APP, Project, make_project
 from support.servers import PostgresCluster
-from support.sweeps import CFGTRACK_SAYS, problems
+from support.sweeps import CFGTRACK_SAYS, SERVER_ENV, problems
 
 WHOLE_VALUE = "whole value in cfgtrack/config.yaml"
 WIDE_GROUPS = 60
@@ -65,8 +66,6 @@ def _wide_config() -> tuple[dict, dict[str, str]]:
 
 def _params_in_postgres(postgres: PostgresCluster, database: str, run_id: str) -> dict[str, str]:
     """The params rows of ``run_id`` in PostgreSQL's own table."""
-    import psycopg
-
     with psycopg.connect(postgres.url(database)) as connection:
         rows = connection.execute(
             "SELECT key, value FROM params WHERE run_uuid = %s", (run_id,)
@@ -95,7 +94,7 @@ def _assert_params_whole(postgres: PostgresCluster, database: str, run, wide: di
     assert run.data.tags["cfgtrack.unlogged_params"].startswith("1 keys")
 
 
-@pytest.mark.slow  # six runs of a 3,000-leaf config, 30-40 s
+@pytest.mark.slow  # six runs of a 3,000-leaf config, gc and sync, 35-50 s
 def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_nothing(
     tmp_path: Path, postgres: PostgresCluster
 ):
@@ -133,7 +132,12 @@ def test_a_wide_config_records_whole_on_postgresql_and_random_sigkills_lose_noth
 
 
 TIMEOUT = 2  # tracking_timeout of the tests against an unreachable database
-# Seconds for each of four commands started at once on two busy cores (each alone: 2-3 s, or
+WRONG_PASSWORD = "n0t-th3-pa55w0rd"
+OTHER_SCHEMA = (
+    "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+    "CREATE TABLE experiments (id int); CREATE TABLE runs (id int)"
+)
+# Seconds for each of the commands started at once on two busy cores (each alone: 2-3 s, or
 # TIMEOUT + 2 for a host that never answers); MLflow alone retries for ~100 s or waits for ever.
 READS_WITHIN = 30
 
@@ -166,17 +170,17 @@ def _reads(project: Project, commands: dict[str, tuple[str, ...]], **env: str) -
 def _one_error_line(done: dict) -> dict:
     """What is wrong with each command's answer: not exit 2, not one ``cfgtrack: error:``
     line, or too late."""
-    problems = {}
+    wrong = {}
     for name, (code, err, seconds) in done.items():
         lines = err.strip().splitlines()
         if code != 2 or len(lines) != 1 or not lines[0].startswith("cfgtrack: error: "):
-            problems[name] = (code, err[-500:])
+            wrong[name] = (code, err[-500:])
         elif seconds > READS_WITHIN:
-            problems[name] = f"{seconds:.1f} s"
-    return problems
+            wrong[name] = f"{seconds:.1f} s"
+    return wrong
 
 
-@pytest.mark.slow  # two runs, two syncs and eight read commands, ~20 s
+@pytest.mark.slow  # two runs, a sync and eight read commands, 20-35 s
 def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
     tmp_path: Path, postgres: PostgresCluster, small_disk: Path
 ):
@@ -189,7 +193,7 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
     project = make_project(tmp_path, uri)
     (project.root / "app.py").write_text(FILLING_APP)
     env = {"CFGTRACK_SPOOL_DIR": str(small_disk / "spool"), "FILL_DIR": str(small_disk)}
-    filled = project.run("behaviour=fill", env=env)
+    filled = project.run("behaviour=fill", env={**env, **SERVER_ENV})  # its start whole
     assert filled.returncode == 0, filled.stderr[-3000:]
     assert "TASK-RAN" in filled.stdout
     assert "No space left on device" in filled.stdout + filled.stderr  # the end hit it
@@ -199,11 +203,15 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
     assert local_record(first.data.tags["cfgtrack.output_dir"])["run"]["status"] == "FINISHED"
 
     empty = _direct(postgres, "empty")
+    other = _direct(postgres, "other")
+    with psycopg.connect(postgres.url("other")) as connection:  # another program's tables
+        connection.execute(OTHER_SCHEMA)
     hanging = HangingServer()
     wrong = {
         "missing database": uri.rsplit("/", 1)[0] + "/nowhere",
-        "wrong password": uri.replace(postgres.password, "wrong"),
+        "wrong password": uri.replace(postgres.password, WRONG_PASSWORD),
         "empty database": empty,
+        "other schema": other,
         "hanging host": f"postgresql+psycopg://u:p@{hanging.url.split('//', 1)[1]}/db",
     }
     try:
@@ -212,8 +220,9 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
         hanging.close()
     assert _one_error_line(done) == {}
     assert "no MLflow store" in done["empty database"][1]
-    assert "wrong" not in done["wrong password"][1]  # no credentials in the message
-    assert _tables(postgres, "empty") == 0
+    assert WRONG_PASSWORD not in done["wrong password"][1]  # no credentials in the message
+    assert "no MLflow store" in done["other schema"][1]
+    assert (_tables(postgres, "empty"), _tables(postgres, "other")) == (0, 3)
 
     postgres.halt()
     try:
@@ -245,8 +254,7 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
 
 
 def _tables(postgres: PostgresCluster, database: str) -> int:
-    import psycopg
-
+    """How many tables ``database`` has (MLflow makes 65)."""
     query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
     with psycopg.connect(postgres.url(database)) as connection:
         return connection.execute(query).fetchone()[0]

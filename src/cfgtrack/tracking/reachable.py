@@ -22,7 +22,7 @@ from cfgtrack.tracking.bounded import TrackingTimeout, call_within
 SQLITE = "sqlite:///"
 _DATABASE_FAMILIES = {"postgresql", "mysql", "mssql"}
 _SERVERS = ("http", "https")
-_MLFLOW_TABLES = {"experiments", "runs", "alembic_version"}
+_MLFLOW_TABLES = {"alembic_version", "experiments", "runs", "tags", "params", "metrics"}
 
 
 def check_readable(tracking_uri: str, timeout: float) -> None:

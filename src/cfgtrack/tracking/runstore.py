@@ -110,14 +110,15 @@ def reading(tracking_uri: str) -> Any:
     from cfgtrack.tracking.reachable import check_readable
 
     check_readable(tracking_uri, _read_timeout())
-    client = client_for(tracking_uri)
     try:
+        client = client_for(tracking_uri)  # opens the store: a damaged schema fails here
         client.search_experiments(max_results=1)
     except Exception as exc:  # MLflow's and its database driver's errors have no common base
+        from cfgtrack.redact.urls import sanitize_url
         from cfgtrack.tracking.bounded import describe
 
         raise CfgtrackError(
-            f"cannot read the MLflow store at {tracking_uri}: {describe(exc)}"
+            f"cannot read the MLflow store at {sanitize_url(tracking_uri)}: {describe(exc)}"
         ) from None
     return client
 
