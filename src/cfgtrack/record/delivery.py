@@ -1,17 +1,16 @@
 """Getting one run's record into MLflow without ever holding up the task or losing the record.
 
-Each tracked run is first written to the spool (what MLflow should receive), then pushed to
-MLflow from a daemon thread. The task waits for that push at most ``tracking_timeout`` seconds:
-a dead server fails at once, a hanging or slow one is left behind and the task starts. Past that
-bound the task starts as soon as its run exists in MLflow (a local store, written in place,
-always gets that far), and the params and files follow while it runs: a wide config's params do
-not hold up its task. A push left behind may still complete the run's start while the task runs
-(a slow server) but never creates the run once the wait is over (see
-``cfgtrack.record.sync.Gate``). The run's end waits at most ``tracking_timeout`` in all for a
-server (the start still under way, then the end's own push); on a local store it waits until
-both are written. Whatever did not reach MLflow stays in the spool for ``cfgtrack sync``, with
-one warning per process (see ``cfgtrack.record.outages``). A run that reached MLflow whole leaves
-nothing in the spool.
+Each tracked run is first written to the spool (what MLflow should receive), then pushed to MLflow
+from a daemon thread. The task waits for that push at most ``tracking_timeout`` seconds: a dead
+server fails at once, a hanging or slow one is left behind and the task starts. Past that bound the
+task starts as soon as its run exists in MLflow (a local store, written in place, always gets that
+far), and the params and files follow while it runs: a wide config's params do not hold up its task.
+A push left behind may still complete the run's start while the task runs (a slow server) but never
+creates the run once the wait is over (see ``cfgtrack.record.sync.Gate``). The run's end waits at
+most ``tracking_timeout`` in all for a server (the start still under way, then the end's own push);
+on a local store it waits until both are written. Whatever did not reach MLflow stays in the spool
+for ``cfgtrack sync``, with one warning per process (see ``cfgtrack.record.outages``). A run that
+reached MLflow whole leaves nothing in the spool.
 """
 
 from __future__ import annotations
@@ -189,7 +188,8 @@ class Delivery:
             job, gate = self.pending
             self.pending = None
             job.wait(_left(deadline))
-            self._settle(job, gate, ending=True)
+            if not (job.failed and gate.run is not None):  # else the end's push redoes the rest
+                self._settle(job, gate, ending=True)
         if not self.online:
             return
         from cfgtrack.record.sinks.spool import EntryBusy, EntryGone
