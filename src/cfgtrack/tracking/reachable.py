@@ -14,6 +14,7 @@ import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cfgtrack.errors import CfgtrackError
@@ -100,7 +101,8 @@ def check_database(tracking_uri: str, timeout: float, existing: bool = False) ->
         return
     shown = _shown(tracking_uri)
     try:
-        names = call_within(timeout, lambda: _table_names(tracking_uri))
+        engine = _engine(tracking_uri)  # imports the driver: not part of the database's time
+        names = call_within(timeout, lambda: _table_names(engine))
     except TrackingTimeout:
         raise CfgtrackError(
             f"the database of {shown} did not answer within {timeout:g} s; is it running? "
@@ -115,16 +117,23 @@ def check_database(tracking_uri: str, timeout: float, existing: bool = False) ->
         raise CfgtrackError(f"cannot open the database of {shown}: {_reason(exc)}") from None
     if existing and not names >= _MLFLOW_TABLES:
         raise CfgtrackError(
-            f"the database of {shown} holds no MLflow store (no MLflow tables); check the URI"
+            f"the database of {shown} holds no MLflow store (MLflow's tables are missing); "
+            "check the URI"
         )
 
 
-def _table_names(tracking_uri: str) -> set[str]:
-    """The tables of the database at ``tracking_uri``, over one connection of its own."""
-    from sqlalchemy import create_engine, inspect
+def _engine(tracking_uri: str) -> Any:
+    """A SQLAlchemy engine that opens one connection of its own per use, none kept."""
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(tracking_uri, poolclass=NullPool)
+    return create_engine(tracking_uri, poolclass=NullPool)
+
+
+def _table_names(engine: Any) -> set[str]:
+    """The tables of the engine's database."""
+    from sqlalchemy import inspect
+
     try:
         with engine.connect() as connection:
             return set(inspect(connection).get_table_names())
