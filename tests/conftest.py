@@ -16,6 +16,7 @@ import pytest
 from support.cli import caller_settings
 from support.project import Project, make_project
 from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir
+from support.stores import copy_store, empty_store
 
 SERVER_FIXTURES = {"mlflow_server", "restartable_server", "postgres_server"}
 
@@ -59,10 +60,20 @@ def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return empty_store(tmp_path_factory.mktemp("empty-store"))
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """A committed, clean git project recording to a SQLite store in the temp dir."""
-    return make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+def project(tmp_path: Path, _empty_store: Path) -> Project:
+    """A committed, clean git project recording to a SQLite store in the temp dir. The store
+    is a copy of one empty store built once per session (tests of a store's first opening make
+    their own)."""
+    database = tmp_path / "store" / "mlflow.db"
+    project = make_project(tmp_path, f"sqlite:///{database}")
+    copy_store(_empty_store, database, project.root)
+    return project
 
 
 @pytest.fixture(scope="session")
