@@ -16,7 +16,7 @@ import pytest
 from support.cli import caller_settings
 from support.project import Project, make_project
 from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir
-from support.stores import copy_store, empty_store
+from support.stores import empty_store as new_empty_store
 
 SERVER_FIXTURES = {"mlflow_server", "restartable_server", "postgres_server"}
 
@@ -61,19 +61,18 @@ def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return empty_store(tmp_path_factory.mktemp("empty-store"))
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store as MLflow makes it, built once: projects copy it (``make_project``'s
+    ``store_from``) rather than have their first run build MLflow's schema again."""
+    return new_empty_store(tmp_path_factory.mktemp("empty-store"))
 
 
 @pytest.fixture
-def project(tmp_path: Path, _empty_store: Path) -> Project:
-    """A committed, clean git project recording to a SQLite store in the temp dir. The store
-    is a copy of one empty store built once per session (tests of a store's first opening make
-    their own)."""
-    database = tmp_path / "store" / "mlflow.db"
-    project = make_project(tmp_path, f"sqlite:///{database}")
-    copy_store(_empty_store, database, project.root)
-    return project
+def project(tmp_path: Path, empty_store: Path) -> Project:
+    """A committed, clean git project recording to a SQLite store in the temp dir, a copy of
+    ``empty_store`` (tests of a store's first opening make their own)."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    return make_project(tmp_path, uri, store_from=empty_store)
 
 
 @pytest.fixture(scope="session")
