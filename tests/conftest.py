@@ -17,6 +17,7 @@ import pytest
 from support.cli import caller_settings
 from support.project import Project, make_project
 from support.servers import MlflowServer, PostgresCluster, postgres_bin_dir
+from support.stores import empty_store as new_empty_store
 
 SERVER_FIXTURES = {"mlflow_server", "restartable_server", "postgres_server"}
 
@@ -61,10 +62,19 @@ def no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store as MLflow makes it, built once: projects copy it (``make_project``'s
+    ``store_from``) rather than have their first run build MLflow's schema again."""
+    return new_empty_store(tmp_path_factory.mktemp("empty-store"))
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """A committed, clean git project recording to a SQLite store in the temp dir."""
-    return make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+def project(tmp_path: Path, empty_store: Path) -> Project:
+    """A committed, clean git project recording to a SQLite store in the temp dir, a copy of
+    ``empty_store`` (tests of a store's first opening make their own)."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    return make_project(tmp_path, uri, store_from=empty_store)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,11 @@ from support.project import Project, make_project
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, str]:
+def recorded(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> tuple[Project, str]:
     """A project and the id of a real run of its app with env=prod and one override."""
     base = tmp_path_factory.mktemp("recorded")
-    project = make_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = make_project(base, uri, store_from=empty_store)
     result = project.run("env=prod", "model.lr=0.2")
     assert result.returncode == 0, result.stderr
     (run,) = project.runs()

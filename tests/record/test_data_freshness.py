@@ -35,11 +35,12 @@ def _record(project: Project, run_id: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def runs(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> dict:
     """A strict run refused on 3-day-old data, a run warned about it (its own max_age 36h beats
     the 7d setting), then the data touched and a strict run accepted."""
     base = tmp_path_factory.mktemp("freshness")
-    project = make_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = make_project(base, uri, store_from=empty_store)
     data = project.root / "data" / "train.csv"
     old = time.time() - THREE_DAYS
     os.utime(data, (old, old))

@@ -53,10 +53,11 @@ app_overrides = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory: pytest.TempPathFactory) -> Project:
+def twins(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Project:
     """One project, one store: ``app.py`` tracked, ``plain_app.py`` the same under hydra.main."""
     base = tmp_path_factory.mktemp("runs")
-    project = make_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = make_project(base, uri, store_from=empty_store)
     commit(
         project.root, "plain twin", {"plain_app.py": PLAIN_APP}, date="2025-01-03T10:00:00+00:00"
     )

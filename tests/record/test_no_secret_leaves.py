@@ -86,8 +86,9 @@ def _forms_config() -> str:
     return config + "\n".join(lines) + "\n"
 
 
-def _project(base: Path) -> Project:
-    project = planted_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+def _project(base: Path, empty_store: Path) -> Project:
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = planted_project(base, uri, store_from=empty_store)
     commit(
         project.root,
         "forms of secrets; the password moves",
@@ -131,9 +132,12 @@ def _server_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a dozen tracked runs and some thirty whole commands
 def test_no_planted_secret_leaves_any_run_or_verb(
-    tmp_path: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path,
+    mlflow_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    empty_store: Path,
 ):
-    project = _project(tmp_path)
+    project = _project(tmp_path, empty_store)
     assert len(ALL_PLANTED) >= 60
     before = all_files(tmp_path)
     env = {**IN_ENVIRONMENT, "MLFLOW_RUN_CONTEXT": json.dumps(IN_CONTEXT)}

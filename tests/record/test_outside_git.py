@@ -9,8 +9,9 @@ from pathlib import Path
 from support.project import make_project
 
 
-def test_a_run_outside_git_is_dirty_unknown_everywhere(tmp_path: Path):
-    project = make_project(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", with_git=False)
+def test_a_run_outside_git_is_dirty_unknown_everywhere(tmp_path: Path, empty_store: Path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    project = make_project(tmp_path, uri, with_git=False, store_from=empty_store)
     result = project.run()
     assert result.returncode == 0, result.stderr
     [run] = project.runs()

@@ -34,8 +34,11 @@ def _record(project: Project, run_id: str) -> dict:
 
 
 @pytest.mark.slow
-def test_no_planted_secret_reaches_the_store_the_artifacts_or_the_output_dir(tmp_path: Path):
-    project = planted_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+def test_no_planted_secret_reaches_the_store_the_artifacts_or_the_output_dir(
+    tmp_path: Path, empty_store: Path
+):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    project = planted_project(tmp_path, uri, store_from=empty_store)
     before = all_files(tmp_path)
     assert len(PLANTED) >= 30
     # the scanner finds what was planted in the project's own files (a scan that cannot fail

@@ -71,9 +71,10 @@ def _run(project: Project, *args: str, env: dict[str, str] | None = None) -> str
 
 
 @pytest.fixture(scope="module")
-def lineage(tmp_path_factory: pytest.TempPathFactory) -> Lineage:
+def lineage(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Lineage:
     base = tmp_path_factory.mktemp("lineage")
-    project = make_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = make_project(base, uri, store_from=empty_store)
     root = project.root
     commit1 = git(root, "rev-parse", "HEAD").strip()
     a = _run(project)

@@ -45,11 +45,14 @@ def _differences(document: dict) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def three_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list[str]]:
+def three_runs(
+    tmp_path_factory: pytest.TempPathFactory, empty_store: Path
+) -> tuple[Project, list[str]]:
     """Two runs with the staging password, one run whose password was overridden, and one
     with the staging password recorded under another clone's key; all mask ``db.vault``."""
     base = tmp_path_factory.mktemp("digests")
-    project = make_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{base / 'store' / 'mlflow.db'}"
+    project = make_project(base, uri, store_from=empty_store)
     commit(
         project.root,
         "a database password per env",
@@ -140,8 +143,9 @@ def test_composed_envs_and_files_compare_by_digest(three_runs):
         assert all(secret not in shown.stdout + shown.stderr for secret in SECRETS)
 
 
-def test_a_secrets_age_comes_from_the_commit_that_changed_it(tmp_path: Path):
-    project = make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+def test_a_secrets_age_comes_from_the_commit_that_changed_it(tmp_path: Path, empty_store: Path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    project = make_project(tmp_path, uri, store_from=empty_store)
     steps = [
         ("2024-03-01T10:00:00+00:00", SECRETS[2], "0.1"),
         ("2025-01-15T10:00:00+00:00", SECRETS[0], "0.1"),

@@ -42,8 +42,8 @@ SKIPPED = re.compile(
 )
 
 
-def skip_project(base: Path, tracking_uri: str) -> Project:
-    project = make_project(base, tracking_uri)
+def skip_project(base: Path, tracking_uri: str, store_from: Path) -> Project:
+    project = make_project(base, tracking_uri, store_from=store_from)
     commit(project.root, "an app that skips finished configs", {"skip_app.py": SKIP_APP})
     return project
 
@@ -62,10 +62,10 @@ def by_seed(runs: list) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def resumed_sweep(tmp_path_factory: pytest.TempPathFactory):
+def resumed_sweep(tmp_path_factory: pytest.TempPathFactory, empty_store: Path):
     """A joblib sweep whose job seed=2 fails, then the same sweep launched again."""
     base = tmp_path_factory.mktemp("skip")
-    project = skip_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}")
+    project = skip_project(base, f"sqlite:///{base / 'store' / 'mlflow.db'}", empty_store)
     first = project.run(
         *JOBLIB, "hydra.sweep.dir=multirun/first", script="skip_app.py", env={"FAIL_SEEDS": "2"}
     )
@@ -103,8 +103,11 @@ def test_a_relaunched_sweep_runs_only_the_failed_job(resumed_sweep) -> None:
 
 
 @pytest.mark.slow
-def test_changed_data_runs_again_and_the_commit_counts_only_when_asked(tmp_path: Path) -> None:
-    project = skip_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+def test_changed_data_runs_again_and_the_commit_counts_only_when_asked(
+    tmp_path: Path, empty_store: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    project = skip_project(tmp_path, uri, empty_store)
     assert ran(project.run("seed=5", script="skip_app.py")) == ["5"]
 
     (project.root / "data" / "train.csv").write_text("x,y\n9,9\n")

@@ -29,9 +29,10 @@ STRICT = {"CFGTRACK_STRICT": "1"}
 
 
 @pytest.fixture
-def strict_project(tmp_path: Path) -> Project:
+def strict_project(tmp_path: Path, empty_store: Path) -> Project:
     """A clean, committed project whose one staging/prod difference is documented."""
-    project = make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    project = make_project(tmp_path, uri, store_from=empty_store)
     commit(project.root, "document prod", {"conf/cfgtrack-diff.yaml": DOCUMENTED})
     return project
 

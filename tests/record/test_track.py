@@ -260,9 +260,10 @@ def test_embedded_default_store_is_at_the_project_root_whatever_the_cwd(tmp_path
     assert artifact_uri.startswith((project.root / "mlartifacts").as_uri())
 
 
-def test_mlflow_off_still_writes_the_record_to_the_output_dir(project: Project):
+def test_mlflow_off_still_writes_the_record_to_the_output_dir(tmp_path: Path):
     """Two runs at once in one output dir (Hydra's default is one per second) keep a record
-    each: the later run's goes to ``cfgtrack-<local id>/``."""
+    each: the later run's goes to ``cfgtrack-<local id>/``; the store is never made."""
+    project = make_project(tmp_path, f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     env = {"CFGTRACK_MLFLOW": "0"}
     first = project.start("hydra.run.dir=out/run1", "behaviour=sleep", env=env)
     deadline = time.monotonic() + 120

@@ -170,9 +170,10 @@ OVERRIDES = (
 )
 
 
-def planted_project(base: Path, tracking_uri: str) -> Project:
-    """A committed project full of secrets, with a dirty tree and a remote URL holding a token."""
-    project = make_project(base, tracking_uri)
+def planted_project(base: Path, tracking_uri: str, store_from: Path | None = None) -> Project:
+    """A committed project full of secrets, with a dirty tree and a remote URL holding a token;
+    ``store_from`` as for ``make_project``."""
+    project = make_project(base, tracking_uri, store_from=store_from)
     commit(
         project.root,
         "secrets everywhere",

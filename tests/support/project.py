@@ -8,6 +8,7 @@ from pathlib import Path
 
 from support.cli import PYTHON, cfgtrack, clean_env
 from support.git import commit, git, init_repo, write
+from support.stores import copy_store
 
 APP = """\
 import sys
@@ -160,12 +161,17 @@ class Project:
 
 
 def make_project(
-    base: Path, tracking_uri: str | None, with_git: bool = True, ignores: bool = True
+    base: Path,
+    tracking_uri: str | None,
+    with_git: bool = True,
+    ignores: bool = True,
+    store_from: Path | None = None,
 ) -> Project:
     """The test app in ``base / "project"``, committed with a remote whose URL holds a token
     (unless ``with_git`` is false), recording to ``tracking_uri``. ``ignores=False`` commits no
     ``.gitignore``, as in most real projects, so whatever cfgtrack and Hydra write lands in an
-    unignored work tree."""
+    unignored work tree. ``store_from`` (the ``empty_store`` fixture) is copied to the SQLite
+    file of ``tracking_uri``, for tests that are not about a store's first opening."""
     root = base / "project"
     files = FILES if ignores else {k: v for k, v in FILES.items() if k != ".gitignore"}
     if with_git:
@@ -177,4 +183,6 @@ def make_project(
     else:
         root.mkdir(parents=True)
         write(root, files)
+    if store_from is not None and tracking_uri is not None:
+        copy_store(store_from, Path(tracking_uri.removeprefix("sqlite:///")), root)
     return Project(root, tracking_uri)

@@ -6,12 +6,15 @@ rows in MLflow's own tables (``runs``, ``tags``, ``metrics``, ``latest_metrics``
 own id, name, start time, config hash, metric and record: MlflowClient needs ~25 ms per run,
 which for 5,000 runs is two minutes. MLflow reads them back as any runs it wrote.
 
-Shared by tests/cli/test_run_table.py and benchmarks/bench_runs_frame.py.
+Shared by tests/cli/test_run_table.py and benchmarks/bench_runs_frame.py. ``empty_store`` and
+``copy_store`` give each test's project a store with MLflow's schema already built: building it
+(the migrations of a fresh SQLite file) costs a run a second or more, most of it in fsyncs.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import uuid
 from pathlib import Path
@@ -112,3 +115,25 @@ def _insert(db: sqlite3.Connection, table: str, row: dict) -> None:
     names = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     db.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+
+
+def empty_store(folder: Path) -> Path:
+    """A SQLite store in ``folder`` as MLflow leaves a new one: its schema and the Default
+    experiment, nothing else."""
+    from mlflow.tracking import MlflowClient
+
+    database = folder / "mlflow.db"
+    MlflowClient(f"sqlite:///{database}").search_experiments()
+    return database
+
+
+def copy_store(template: Path, database: Path, cwd: Path) -> None:
+    """``template`` (an ``empty_store``) copied to ``database``, its Default experiment's
+    artifact folder where MLflow puts it for a first process started in ``cwd``."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, database)
+    with sqlite3.connect(database) as db:
+        location = str(cwd / "mlruns" / "0")
+        db.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", [location]
+        )
