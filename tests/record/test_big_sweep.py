@@ -12,7 +12,7 @@ from support.project import Project
 JOBS = 200
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 200 joblib jobs, 40-45 s on 2 cores (make test, idle machine)
 @pytest.mark.timeout(1200)
 def test_a_200_job_sweep_records_every_run(project: Project) -> None:
     result = project.run(

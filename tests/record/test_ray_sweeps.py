@@ -26,7 +26,7 @@ from support.outages import server_runs, spool_entries
 from support.project import Project
 from support.sweeps import CFGTRACK_SAYS, SERVER_ENV
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # the one Ray sweep, 16-20 s on 2 cores (make test, idle machine)
 # No usage report, no token file in the home folder: a cluster of this test alone.
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 

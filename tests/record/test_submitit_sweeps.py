@@ -30,7 +30,7 @@ from support.outages import server_record, server_runs, spool_entries, sync
 from support.project import Project
 from support.sweeps import CFGTRACK_SAYS, SERVER_ENV
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # each sweep 25-35 s on 2 cores (make test, idle machine)
 LAUNCHER = "submitit_local"
 
 
