@@ -57,6 +57,14 @@ class TrackingTimeout(TimeoutError):
     """The tracking store did not answer within the time cfgtrack may spend on it."""
 
 
+def scheme_family(tracking_uri: str) -> str:
+    """The URI's scheme without its driver (``postgresql+psycopg`` -> ``postgresql``),
+    lower-cased; empty for a path."""
+    if ":" not in tracking_uri:
+        return ""
+    return tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+
+
 def is_remote(tracking_uri: str) -> bool:
     """True for a tracking server reached over the network (``http://``, ``https://``)."""
     return tracking_uri.split(":", 1)[0].lower() in REMOTE_SCHEMES

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.tracking.bounded import TrackingTimeout, call_within
+from cfgtrack.tracking.bounded import TrackingTimeout, call_within, scheme_family
 
 SQLITE = "sqlite:///"
 _DATABASE_FAMILIES = {"postgresql", "mysql", "mssql"}
@@ -29,7 +29,7 @@ _MLFLOW_TABLES = {"alembic_version", "experiments", "runs", "tags", "params", "m
 def check_readable(tracking_uri: str, timeout: float) -> None:
     """Raise ``CfgtrackError`` (one line) unless ``tracking_uri`` is a store to read from."""
     scheme = tracking_uri.split(":", 1)[0].lower() if ":" in tracking_uri else ""
-    family = scheme.split("+", 1)[0]
+    family = scheme_family(tracking_uri)
     if tracking_uri.startswith(SQLITE):
         _check_sqlite(Path(tracking_uri[len(SQLITE) :]), tracking_uri)
     elif family in _SERVERS:
@@ -96,8 +96,7 @@ def check_database(tracking_uri: str, timeout: float, existing: bool = False) ->
     unless the database lets cfgtrack in within ``timeout`` seconds, and, when ``existing``,
     holds MLflow's tables. MLflow itself retries a refused, failed or missing database for
     ~100 s and waits for a database that never answers for ever. Other URIs pass."""
-    family = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
-    if family not in _DATABASE_FAMILIES:
+    if scheme_family(tracking_uri) not in _DATABASE_FAMILIES:
         return
     shown = _shown(tracking_uri)
     try:

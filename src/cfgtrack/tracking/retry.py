@@ -40,6 +40,7 @@ from tenacity import (
 )
 
 from cfgtrack.redact.messages import cfgtrack_logger
+from cfgtrack.tracking.bounded import scheme_family
 
 try:
     import fcntl
@@ -122,8 +123,7 @@ def retry_transient(func: F | None = None, *, idempotent: bool = True) -> Any:
 
 def is_database_uri(tracking_uri: str) -> bool:
     """True for URIs MLflow opens as a SQLAlchemy store (``sqlite:///``, ``postgresql://``, …)."""
-    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
-    return scheme in DATABASE_SCHEMES
+    return scheme_family(tracking_uri) in DATABASE_SCHEMES
 
 
 _READY: set[str] = set()
