@@ -67,7 +67,11 @@ lint: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# An editable install leaves cfgtrack's own modules uncompiled, and with PYTHONDONTWRITEBYTECODE
+# set every process of the suite would compile them again: compile them once (as pip does for
+# the packages it installs); Python still recompiles any module edited since.
 test: system-deps lint $(RAY_STAMP)
+	$(PY) -m compileall -q src
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)

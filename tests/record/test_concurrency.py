@@ -246,6 +246,26 @@ def test_a_lost_race_to_create_the_same_row_is_retried_and_finds_the_winners_row
     assert len(attempts) == 2
 
 
+def test_a_lost_race_slower_than_the_retry_bound_is_still_retried_once(monkeypatch):
+    """A busy tracking server answers a unique-key race only after ``RETRY_SECONDS``: the call
+    is repeated once all the same (it then finds the winner's row), not given up at once."""
+    import cfgtrack.tracking.retry as retry_module
+
+    monkeypatch.setattr(retry_module, "RETRY_SECONDS", 0.3)
+    attempts = []
+
+    @retry_module.retry_transient
+    def log_inputs() -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            time.sleep(0.5)
+            raise RuntimeError("BAD_REQUEST: UNIQUE constraint failed: datasets.name")
+        return "logged"
+
+    assert log_inputs() == "logged"
+    assert len(attempts) == 2
+
+
 def test_an_unreachable_server_and_a_wrong_request_are_not_retried(tmp_path, monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient

@@ -1,5 +1,7 @@
-"""The ``cfgtrack`` command as a user runs it: a subprocess (in a pseudo-terminal when the test
-is about what a terminal shows), or in this process through the console-script entry point.
+"""The ``cfgtrack`` command as a user runs it: a process of its own (forked from a server that
+has the heavy libraries imported, or a fresh one: see ``support.cli_forks``), in a
+pseudo-terminal when the test is about what a terminal shows, or in this process through the
+console-script entry point.
 
 One rule for the environment of every command and app a test starts: the caller's own MLflow and
 cfgtrack settings (``MLFLOW_*``, ``CFGTRACK_*``) are removed, so a developer's shell cannot change
@@ -8,6 +10,8 @@ what a test sees; a test passes the ones it means.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import pty
 import subprocess
@@ -15,6 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.cli_forks import ForkServer
 
 PYTHON = sys.executable
 CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
@@ -55,17 +61,35 @@ def cfgtrack(
     program: Sequence[str] = (CFGTRACK,),
 ) -> subprocess.CompletedProcess[str]:
     """``cfgtrack <args>`` in ``cwd``, in a clean environment plus ``env``; never raises on
-    its exit code. ``program`` is how cfgtrack is started (the console script by default)."""
+    its exit code. ``program`` is how cfgtrack is started: the console script by default, as a
+    child of this test process's fork server (``support.cli_forks``)."""
+    environment = clean_env(env)
+    forked = tuple(program) == (CFGTRACK,) and stderr in MERGED_OR_PIPED
+    if forked and not os.environ.get(FRESH_PROCESSES) and _fork_server().accepts(environment):
+        merge = stderr == subprocess.STDOUT
+        return _fork_server().run(args, cwd, environment, timeout, merge=merge)
     return subprocess.run(
         [*program, *args],
         cwd=cwd,
-        env=clean_env(env),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+MERGED_OR_PIPED = (subprocess.PIPE, subprocess.STDOUT)
+# Set (to anything) to start every command as a fresh process, to rule the fork server out.
+FRESH_PROCESSES = "TESTS_FRESH_PROCESSES"
+
+
+@functools.cache
+def _fork_server() -> ForkServer:
+    server = ForkServer(PYTHON, CFGTRACK, clean_env())
+    atexit.register(server.close)
+    return server
 
 
 def cfgtrack_in_terminal(

@@ -19,13 +19,16 @@ from support.outages import server_runs
 from support.project import Project
 from support.spool import spool_meta
 
+RECORD_WITHIN = 120  # seconds a run may take to write its record before it is killed anyway
+
 
 def kill_at_random(
     project: Project, runs: int, seed: int, env: dict[str, str], args: tuple[str, ...] = ()
 ) -> int:
     """Run the app (with ``args``) once whole (its time sets the window), then start it ``runs``
     times and SIGKILL each at a random moment of that window (every fourth the moment its output
-    folder's ``record.json`` appears); how many were killed before they ended on their own."""
+    folder's ``record.json`` appears, however long a busy machine takes to write it); how many
+    were killed before they ended on their own."""
     rng = random.Random(seed)
     started = time.monotonic()
     whole = _start(project, project.root / "outputs" / f"whole-{seed}", env, args)
@@ -36,7 +39,7 @@ def kill_at_random(
         folder = project.root / "outputs" / f"kill-{seed}-{number}"
         at_record = number % 4 == 3
         process = _start(project, folder, env, args)
-        deadline = time.monotonic() + (window if at_record else rng.uniform(0.1, window))
+        deadline = time.monotonic() + (RECORD_WITHIN if at_record else rng.uniform(0.1, window))
         record = folder / "cfgtrack" / "record.json"
         while time.monotonic() < deadline and process.poll() is None:
             if at_record and record.exists():

@@ -110,10 +110,13 @@ def retry_transient(*, idempotent: bool = True) -> Callable[[F], F]: ...
 
 def retry_transient(func: F | None = None, *, idempotent: bool = True) -> Any:
     """Decorate a store call to retry transient errors (see ``is_transient``), at most
-    ``RETRY_ATTEMPTS`` times and ``RETRY_SECONDS`` in all; then its last error propagates."""
+    ``RETRY_ATTEMPTS`` times and ``RETRY_SECONDS`` in all, but always once: on a busy server
+    the losing request of a unique-key race can itself take longer than ``RETRY_SECONDS``,
+    and its retry finds the winner's row. Then its last error propagates."""
     policy = retry(
         retry=retry_if_exception(lambda exc: is_transient(exc, idempotent)),
-        stop=stop_after_attempt(RETRY_ATTEMPTS) | stop_before_delay(RETRY_SECONDS),
+        stop=stop_after_attempt(RETRY_ATTEMPTS)
+        | (stop_before_delay(RETRY_SECONDS) & stop_after_attempt(2)),
         wait=wait_exponential_jitter(initial=0.2, max=2.0, jitter=0.2),  # 0.2, 0.4, 0.8, 1.6 s
         before_sleep=before_sleep_log(log, logging.DEBUG),
         reraise=True,
