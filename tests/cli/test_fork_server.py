@@ -13,13 +13,10 @@ from support.project import Project
 NOW = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00")  # when each command ran
 
 COMMANDS = (
-    ("runs", "--format", "json"),
-    ("show", "--format", "md"),
-    ("diff", "staging", "prod"),
-    ("stale", "--all", "--format", "json"),
-    ("history", "model.lr"),
+    ("runs", "--format", "json"),  # MLflow's store
+    ("stale", "--all", "--format", "json"),  # git history and Hydra's composition
     ("runs", "--since", "99999y"),  # input error: one line, exit 2
-    ("no-such-verb",),
+    ("no-such-verb",),  # usage error, from click
 )
 
 
