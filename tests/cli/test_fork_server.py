@@ -1,13 +1,14 @@
-"""The tests' fork server (``support.cli_forks``) gives each command what a fresh process of the
-console script gives: the same exit code, stdout and stderr, in the command's own directory
-and environment, including the folders of its ``PYTHONPATH``."""
+"""The tests' fork servers (``support.forks``) give each command and app run what a fresh
+process gives: the same exit code, stdout and stderr (and, for an app, the same run in
+MLflow), in the command's own directory and environment, with the folders of its
+``PYTHONPATH``."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 
-from support.cli import CFGTRACK, cfgtrack
+from support.cli import CFGTRACK, PYTHON, cfgtrack
 from support.project import Project
 
 NOW = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00")  # when each command ran
@@ -56,3 +57,38 @@ def test_a_forked_command_sees_its_own_search_path_and_environment(project: Proj
         )
         assert (forked.returncode, forked.stderr) == (fresh.returncode, fresh.stderr), extra
         assert forked.returncode == code, (extra, forked.stderr)
+
+
+# How each of the app's behaviours ends: its exit code and the status of its run
+BEHAVIOURS = {
+    "ok": (0, "FINISHED"),
+    "fail": (1, "FAILED"),
+    "exit0": (0, "FINISHED"),
+    "interrupt": (-2, "KILLED"),  # an uncaught KeyboardInterrupt ends the process by SIGINT
+}
+
+
+def test_a_forked_app_run_ends_and_records_as_a_fresh_one(project: Project):
+    for behaviour, (code, status) in BEHAVIOURS.items():
+        forked = project.run(f"behaviour={behaviour}")
+        fresh = subprocess.run(
+            [PYTHON, str(project.root / "app.py"), f"behaviour={behaviour}"],
+            cwd=project.root,
+            env=project.env(),
+            capture_output=True,
+            text=True,
+        )
+        assert forked.returncode == fresh.returncode == code, (behaviour, forked.stderr)
+        assert ("TASK-RAN" in forked.stdout) == ("TASK-RAN" in fresh.stdout), behaviour
+        assert forked.stderr.count("Traceback") == fresh.stderr.count("Traceback"), behaviour
+        *_, by_fork, by_fresh = project.runs()
+        assert by_fork.info.status == by_fresh.info.status == status, behaviour
+        assert _but_paths(by_fork.data.params) == _but_paths(by_fresh.data.params), behaviour
+        assert (
+            by_fork.data.tags["cfgtrack.config_hash"] == by_fresh.data.tags["cfgtrack.config_hash"]
+        )
+
+
+def _but_paths(params: dict[str, str]) -> dict[str, str]:
+    """Params less those under the run's output folder, named after the second it started."""
+    return {k: v for k, v in params.items() if not k.startswith("paths.")}

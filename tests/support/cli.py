@@ -1,5 +1,5 @@
 """The ``cfgtrack`` command as a user runs it: a process of its own (forked from a server that
-has the heavy libraries imported, or a fresh one: see ``support.cli_forks``), in a
+has the heavy libraries imported, or a fresh one: see ``support.forks``), in a
 pseudo-terminal when the test is about what a terminal shows, or in this process through the
 console-script entry point.
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.cli_forks import ForkServer
+from support.forks import COMMANDS, THIRD_PARTY, ForkServer
 
 PYTHON = sys.executable
 CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
@@ -62,12 +62,13 @@ def cfgtrack(
 ) -> subprocess.CompletedProcess[str]:
     """``cfgtrack <args>`` in ``cwd``, in a clean environment plus ``env``; never raises on
     its exit code. ``program`` is how cfgtrack is started: the console script by default, as a
-    child of this test process's fork server (``support.cli_forks``)."""
+    child of this test process's fork server (``support.forks``)."""
     environment = clean_env(env)
-    forked = tuple(program) == (CFGTRACK,) and stderr in MERGED_OR_PIPED
-    if forked and not os.environ.get(FRESH_PROCESSES) and _fork_server().accepts(environment):
-        merge = stderr == subprocess.STDOUT
-        return _fork_server().run(args, cwd, environment, timeout, merge=merge)
+    if tuple(program) == (CFGTRACK,) and stderr in MERGED_OR_PIPED:
+        server = fork_server("commands", PYTHON)
+        if server is not None and server.accepts(PYTHON, environment):
+            merge = stderr == subprocess.STDOUT
+            return server.run(CFGTRACK, args, cwd, environment, timeout, merge=merge)
     return subprocess.run(
         [*program, *args],
         cwd=cwd,
@@ -85,9 +86,21 @@ MERGED_OR_PIPED = (subprocess.PIPE, subprocess.STDOUT)
 FRESH_PROCESSES = "TESTS_FRESH_PROCESSES"
 
 
+PRELOADS = {"commands": COMMANDS, "apps": THIRD_PARTY}
+
+
+def fork_server(kind: str, python: str) -> ForkServer | None:
+    """This test process's server for ``kind`` ("commands" or "apps") run by ``python``; None
+    when ``TESTS_FRESH_PROCESSES`` is set or ``python`` is another interpreter (a virtualenv's
+    of its own), which then starts a fresh process."""
+    if os.environ.get(FRESH_PROCESSES) or python != PYTHON:
+        return None
+    return _server(kind)
+
+
 @functools.cache
-def _fork_server() -> ForkServer:
-    server = ForkServer(PYTHON, CFGTRACK, clean_env())
+def _server(kind: str) -> ForkServer:
+    server = ForkServer(PYTHON, PRELOADS[kind], clean_env())
     atexit.register(server.close)
     return server
 

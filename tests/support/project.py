@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from support.cli import PYTHON, cfgtrack, clean_env
+from support.cli import PYTHON, cfgtrack, clean_env, fork_server
 from support.git import commit, git, init_repo, write
 from support.stores import copy_store
 
@@ -117,11 +117,17 @@ class Project:
         timeout: float = 180,
         python: str = PYTHON,
     ) -> subprocess.CompletedProcess[str]:
-        """The app run to its end; ``python`` is the interpreter (another virtualenv's)."""
+        """The app run to its end, forked from the apps' fork server (``support.forks``)
+        unless the test asks for fresh processes; ``python`` is the interpreter (another
+        virtualenv's starts afresh)."""
+        path, environment = str(self.root / script), self.env(env)
+        server = fork_server("apps", python)
+        if server is not None and server.accepts(python, environment):
+            return server.run(path, args, cwd or self.root, environment, timeout, script=True)
         return subprocess.run(
-            [python, str(self.root / script), *args],
+            [python, path, *args],
             cwd=cwd or self.root,
-            env=self.env(env),
+            env=environment,
             capture_output=True,
             text=True,
             timeout=timeout,
