@@ -26,21 +26,21 @@ SERVER_FIXTURES = {"mlflow_server", "restartable_server", "postgres_server"}
 # whole files to two workers (--dist loadfile); starting these first keeps one long file from
 # running alone at the end while the other worker idles.
 LONGEST_FIRST = (
-    "record/test_track.py",
-    "record/test_concurrency.py",
     "record/test_submitit_sweeps.py",
-    "record/test_own_files.py",
-    "record/test_outage.py",
+    "record/test_concurrency.py",
     "record/test_big_sweep.py",
-    "record/test_skip_finished.py",
+    "record/test_outage.py",
+    "config/test_corpus_verdicts_longest.py",
     "record/test_postgres_faults.py",
     "record/test_postgres.py",
-    "record/test_run_lineage.py",
-    "config/test_corpus_verdicts_longest.py",
+    "record/test_track.py",
     "record/test_kills.py",
+    "record/test_run_lineage.py",
+    "record/test_own_files.py",
+    "record/test_spool_damage.py",
     "compare/test_model_sources.py",
-    "record/test_no_secret_leaves.py",
     "cli/test_fuzz_cli.py",
+    "record/test_no_secret_leaves.py",
 )
 
 

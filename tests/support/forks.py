@@ -12,7 +12,7 @@ server refuses to start otherwise). The app server imports no cfgtrack module: t
 cfgtrack itself, as it would. An environment that changes how an interpreter starts
 (``PYTHON*`` other than ``PYTHONPATH``, locale) gets a fresh process.
 
-This file runs as a server (``python forks.py``) and is imported by the tests' side.
+This file runs as a server (see ``BOOT``) and is imported by the tests' side.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ COMMANDS = (*THIRD_PARTY, "cfgtrack.cli.app")
 # exception: a child puts its folders where the interpreter would, after the script's own.
 STARTUP_SETTINGS = ("PYTHON", "LC_", "LANG", "LANGUAGE")
 SEARCH_PATH = "PYTHONPATH"
+# Started as ``python -c``, without this folder on ``sys.path`` (its ``git.py`` would shadow
+# GitPython's) and without an interpreter flag that the children would pass on to the
+# processes they start (joblib's workers copy them).
+BOOT = "import runpy, sys; sys.path.pop(0); runpy.run_path({path!r}, run_name='__main__')"
 
 
 def _startup(env: Mapping[str, str]) -> dict[str, str]:
@@ -70,7 +74,7 @@ class ForkServer:
         self._pending = b""
         with tempfile.TemporaryFile() as errors:
             self._process = subprocess.Popen(
-                [python, "-P", __file__, *preload],
+                [python, "-c", BOOT.format(path=__file__), *preload],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,
