@@ -25,6 +25,10 @@ from support.forks import COMMANDS, THIRD_PARTY, ForkServer
 PYTHON = sys.executable
 CFGTRACK = str(Path(sys.executable).with_name("cfgtrack"))
 CALLER_SETTINGS = ("MLFLOW_", "CFGTRACK_")
+MERGED_OR_PIPED = (subprocess.PIPE, subprocess.STDOUT)  # the stderr a forked command can take
+# Set (to anything) to start every command and app as a fresh process, ruling the forks out.
+FRESH_PROCESSES = "TESTS_FRESH_PROCESSES"
+PRELOADS = {"commands": COMMANDS, "apps": THIRD_PARTY}
 
 
 def caller_settings() -> list[str]:
@@ -79,14 +83,6 @@ def cfgtrack(
         timeout=timeout,
         check=False,
     )
-
-
-MERGED_OR_PIPED = (subprocess.PIPE, subprocess.STDOUT)
-# Set (to anything) to start every command as a fresh process, to rule the fork server out.
-FRESH_PROCESSES = "TESTS_FRESH_PROCESSES"
-
-
-PRELOADS = {"commands": COMMANDS, "apps": THIRD_PARTY}
 
 
 def fork_server(kind: str, python: str) -> ForkServer | None:
