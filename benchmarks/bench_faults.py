@@ -98,8 +98,7 @@ def main() -> None:
             if server is not None:
                 kills(base / "server", server.url, args.kills, "server")
             if cluster is not None:
-                database = cluster.create_database("kills")
-                direct = database.replace("postgresql://", "postgresql+psycopg://")
+                direct = cluster.create_direct_database("kills")
                 kills(base / "postgres", direct, args.kills, "PostgreSQL, no server")
             if server is not None:
                 print()

@@ -31,11 +31,6 @@ WIDE_GROUPS = 60
 WIDE_KEYS = 50  # 3,000 leaves
 
 
-def _direct(postgres: PostgresCluster, database: str) -> str:
-    """A new database's tracking URI for MLflow's SQLAlchemy store through psycopg 3."""
-    return postgres.create_database(database).replace("postgresql://", "postgresql+psycopg://")
-
-
 def _wide_config() -> tuple[dict, dict[str, str]]:
     """A config section of ``WIDE_GROUPS`` x ``WIDE_KEYS`` leaves of every kind of value, and
     the params MLflow should hold for it (strings as they are, everything else as JSON)."""
@@ -76,7 +71,7 @@ def _params_in_postgres(postgres: PostgresCluster, database: str, run_id: str) -
 def _wide_project(base: Path, postgres: PostgresCluster, database: str) -> tuple[Project, dict]:
     """The test project with a wide config (and a value holding a NUL) committed, recording
     into a new database; the params MLflow should hold for its ``wide`` section."""
-    project = make_project(base, _direct(postgres, database))
+    project = make_project(base, postgres.create_direct_database(database))
     section, wide = _wide_config()
     config = project.root / "conf/config.yaml"
     body = json.dumps({"wide": section}, ensure_ascii=False)
@@ -189,7 +184,7 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
     stops: each read verb gives up in one line within ``tracking_timeout``, reading creates no
     tables, and a run records to the spool without holding up its task. Once the cluster is
     back, ``sync`` uploads that run and the first stays FINISHED."""
-    uri = _direct(postgres, "stopped")
+    uri = postgres.create_direct_database("stopped")
     project = make_project(tmp_path, uri)
     (project.root / "app.py").write_text(FILLING_APP)
     env = {"CFGTRACK_SPOOL_DIR": str(small_disk / "spool"), "FILL_DIR": str(small_disk)}
@@ -202,7 +197,7 @@ def test_a_full_spool_disk_then_a_stopped_postgresql_cost_no_run_and_no_wait(
     assert first.info.status == "FINISHED"
     assert local_record(first.data.tags["cfgtrack.output_dir"])["run"]["status"] == "FINISHED"
 
-    other = _direct(postgres, "other")
+    other = postgres.create_direct_database("other")
     with psycopg.connect(postgres.url("other")) as connection:  # another program's tables
         connection.execute(OTHER_SCHEMA)
     hanging = HangingServer()

@@ -70,7 +70,7 @@ def cfgtrack(
     environment = clean_env(env)
     if tuple(program) == (CFGTRACK,) and stderr in MERGED_OR_PIPED:
         server = fork_server("commands", PYTHON)
-        if server is not None and server.accepts(PYTHON, environment):
+        if server is not None and server.accepts(environment):
             merge = stderr == subprocess.STDOUT
             return server.run(CFGTRACK, args, cwd, environment, timeout, merge=merge)
     return subprocess.run(

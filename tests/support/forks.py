@@ -68,7 +68,6 @@ class ForkServer:
     ``subprocess.run`` for one command: ``program`` (a console script) or a Python script."""
 
     def __init__(self, python: str, preload: Sequence[str], env: Mapping[str, str]) -> None:
-        self.python = python
         self.env = {k: v for k, v in env.items() if k != SEARCH_PATH}
         self._lock = threading.Lock()
         self._pending = b""
@@ -88,12 +87,9 @@ class ForkServer:
             self._process.kill()
             raise RuntimeError(f"a test fork server did not start cleanly:\n{printed}")
 
-    def accepts(self, python: str, env: Mapping[str, str]) -> bool:
-        return (
-            python == self.python
-            and self._process.poll() is None
-            and _startup(env) == _startup(self.env)
-        )
+    def accepts(self, env: Mapping[str, str]) -> bool:
+        """True when a child of this server starts as a fresh process in ``env`` would."""
+        return self._process.poll() is None and _startup(env) == _startup(self.env)
 
     def run(
         self,

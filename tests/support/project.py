@@ -122,7 +122,7 @@ class Project:
         virtualenv's starts afresh)."""
         path, environment = str(self.root / script), self.env(env)
         server = fork_server("apps", python)
-        if server is not None and server.accepts(python, environment):
+        if server is not None and server.accepts(environment):
             return server.run(path, args, cwd or self.root, environment, timeout, script=True)
         return subprocess.run(
             [python, path, *args],

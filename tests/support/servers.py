@@ -134,6 +134,11 @@ class PostgresCluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def create_direct_database(self, name: str) -> str:
+        """A new, empty database; its tracking URI for MLflow's SQLAlchemy store through
+        psycopg 3, written straight rather than through a server."""
+        return self.create_database(name).replace("postgresql://", "postgresql+psycopg://")
+
     def stop(self) -> None:
         try:
             self.halt()

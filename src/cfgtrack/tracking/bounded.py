@@ -67,7 +67,7 @@ def scheme_family(tracking_uri: str) -> str:
 
 def is_remote(tracking_uri: str) -> bool:
     """True for a tracking server reached over the network (``http://``, ``https://``)."""
-    return tracking_uri.split(":", 1)[0].lower() in REMOTE_SCHEMES
+    return scheme_family(tracking_uri) in REMOTE_SCHEMES
 
 
 def is_unreachable(exc: BaseException) -> bool:

@@ -18,11 +18,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cfgtrack.errors import CfgtrackError
-from cfgtrack.tracking.bounded import TrackingTimeout, call_within, scheme_family
+from cfgtrack.tracking.bounded import TrackingTimeout, call_within, is_remote, scheme_family
 
 SQLITE = "sqlite:///"
 _DATABASE_FAMILIES = {"postgresql", "mysql", "mssql"}
-_SERVERS = ("http", "https")
 _MLFLOW_TABLES = {"alembic_version", "experiments", "runs", "tags", "params", "metrics"}
 
 
@@ -32,7 +31,7 @@ def check_readable(tracking_uri: str, timeout: float) -> None:
     family = scheme_family(tracking_uri)
     if tracking_uri.startswith(SQLITE):
         _check_sqlite(Path(tracking_uri[len(SQLITE) :]), tracking_uri)
-    elif family in _SERVERS:
+    elif is_remote(tracking_uri):
         _check_server(tracking_uri, timeout)
     elif family in _DATABASE_FAMILIES:
         check_database(tracking_uri, timeout, existing=True)
